@@ -35,6 +35,7 @@ class Feed:
     next_poll_at: datetime | None = None
     failures: int = 0  # consecutive failures, drives the exponential backoff
     last_error: str = ""
+    origin: str = "user"  # "operator" (config catalogue: may be a local path) or "user" (chat/CLI)
     private: bool = False  # URL carries credentials or tokens: never logged
 
 

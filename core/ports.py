@@ -10,12 +10,16 @@ from typing import Any, Protocol
 
 from core.models import (
     Answer,
+    Chapter,
     Digest,
     DigestItem,
+    Episode,
     Feed,
+    Insight,
     Segment,
     SendOutcome,
     Subscriber,
+    Transcript,
 )
 
 # --- time ---------------------------------------------------------------------
@@ -144,6 +148,19 @@ class LLM(Protocol):
         self, messages: Sequence[Mapping[str, str]], *, max_tokens: int, json_mode: bool = False
     ) -> LLMReply:
         """One completion; raises LLMError on timeout, rate limit or provider error."""
+        ...
+
+
+class Extractor(Protocol):
+    """Turns a transcript into insights: the LLM path or the offline extractive ranker."""
+
+    name: str  # "offline" or "llm:<model>", recorded on each insight
+
+    async def extract(
+        self, transcript: Transcript, episode: Episode, show_title: str,
+        chapters: Sequence[Chapter] = (),
+    ) -> list[Insight]:
+        """The episode's best insights, best first, each with a verbatim quote and times."""
         ...
 
 

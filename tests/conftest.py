@@ -1,0 +1,32 @@
+"""Shared fixtures: the real-world corpus beside the checkout, fake store and clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.clock import FakeClock
+from tests.fakes.memory_store import FakeStore
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture
+def corpus() -> Path:
+    """../shared/corpus; the test is skipped when a fresh clone has no such folder."""
+    if not CORPUS.is_dir():
+        pytest.skip("../shared/corpus is not present")
+    return CORPUS
+
+
+@pytest.fixture
+def fake_store() -> FakeStore:
+    return FakeStore()
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    return FakeClock()
