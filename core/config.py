@@ -31,6 +31,7 @@ class HttpSettings:
     connect_timeout_s: float = 10.0
     total_timeout_s: float = 60.0
     download_timeout_s: float = 1800.0
+    read_timeout_s: float = 30.0  # no byte for this long means the server stalled
     max_redirects: int = 5
     feed_max_bytes: int = 15 * MiB
     transcript_max_bytes: int = 20 * MiB
