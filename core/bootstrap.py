@@ -1,0 +1,133 @@
+"""build_services(settings, **overrides) -> Services: wires real or fake implementations."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+from core.catalogue import sync_catalogue
+from core.config import Settings
+from core.delivery import DeliveryService
+from core.digests import DigestBuilder
+from core.feeds.poller import FeedPoller
+from core.pipeline import CrashHook, EpisodePipeline
+from core.ports import LLM, ChatPort, Clock, Extractor, Fetcher, Store, Transcriber
+from core.qa import Answerer
+from core.repos import Repos
+from core.service import CastfiveService
+from core.timeutil import SystemClock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything the CLI and the runtime use, built once."""
+
+    settings: Settings
+    clock: Clock
+    store: Store
+    fetcher: Any  # a Fetcher with start()/close()
+    repos: Repos
+    poller: FeedPoller
+    transcriber: Transcriber
+    extractor: Extractor
+    llm: LLM | None
+    pipeline: EpisodePipeline
+    builder: DigestBuilder
+    delivery: DeliveryService
+    api: CastfiveService
+
+    async def start(self) -> None:
+        """Open the store and the HTTP session, add the operator's feeds, clean up leftovers."""
+        await self.store.start()
+        if hasattr(self.fetcher, "start"):
+            await self.fetcher.start()
+        await sync_catalogue(self.poller, self.repos, self.settings)
+        await self.pipeline.start()
+        await self.delivery.start()
+
+    async def close(self) -> None:
+        """Close the HTTP session and flush the store."""
+        if hasattr(self.fetcher, "close"):
+            await self.fetcher.close()
+        await self.store.close()
+
+    def add_port(self, port: ChatPort) -> None:
+        """Register a chat adapter for outbound delivery."""
+        self.delivery.ports[port.platform] = port
+
+
+def build_services(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    store: Store | None = None,
+    fetcher: Fetcher | None = None,
+    transcriber: Transcriber | None = None,
+    llm: LLM | None = None,
+    extractor: Extractor | None = None,
+    ports: dict[str, ChatPort] | None = None,
+    crash_hook: CrashHook | None = None,
+) -> Services:
+    """Build the core with real implementations unless a test passes its own; does no I/O."""
+    clock = clock or SystemClock()
+    if store is None:
+        from core.adapters.tinydb_store import TinyDBStore
+
+        store = TinyDBStore(settings.data_dir)
+    if fetcher is None:
+        from core.adapters.http import SafeFetcher
+
+        fetcher = SafeFetcher(settings.http)
+    if transcriber is None:
+        from core.adapters.whisper import WhisperTranscriber
+
+        transcriber = WhisperTranscriber(settings.transcription)
+    if llm is None and settings.llm.model:
+        from core.adapters.llm_litellm import LiteLLMClient
+
+        llm = LiteLLMClient(settings.llm, settings.secrets.llm_api_key)
+    if extractor is None:
+        extractor = _extractor(settings, llm, store, clock)
+    repos = Repos(store)
+    poller = FeedPoller(fetcher, store, clock, settings)
+    pipeline = EpisodePipeline(
+        repos, fetcher, transcriber, extractor, clock, settings,
+        crash_hook=crash_hook or crash_hook_from_env(),
+    )
+    builder = DigestBuilder(repos, settings)
+    delivery = DeliveryService(repos, builder, clock, settings, ports or {})
+    api = CastfiveService(repos, clock, settings, poller, fetcher, delivery, builder, Answerer(llm, settings.llm))
+    return Services(
+        settings=settings, clock=clock, store=store, fetcher=fetcher, repos=repos, poller=poller,
+        transcriber=transcriber, extractor=extractor, llm=llm, pipeline=pipeline, builder=builder,
+        delivery=delivery, api=api,
+    )
+
+
+def _extractor(settings: Settings, llm: LLM | None, store: Store, clock: Clock) -> Extractor:
+    if llm is not None:
+        from core.insights.llm_extract import LLMExtractor
+
+        return LLMExtractor(llm, store, clock, settings.llm, settings.insights)
+    from core.insights.offline import OfflineExtractor
+
+    return OfflineExtractor(settings.insights)
+
+
+def crash_hook_from_env() -> CrashHook | None:
+    """Test seam for the crash tests: CASTFIVE_CRASH_AT=<point> SIGKILLs at that point."""
+    point = os.environ.get("CASTFIVE_CRASH_AT", "")
+    if not point:
+        return None
+
+    def hook(reached: str) -> None:
+        if reached == point:
+            log.warning("crash injected at %s", point)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return hook

@@ -1,0 +1,58 @@
+"""A token bucket shared by every send to one platform: the operator's global send rate."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+
+class TokenBucket:
+    """At most `rate` acquisitions per second on average, with bursts up to `burst`."""
+
+    def __init__(
+        self, rate: float, burst: float | None = None, now: Callable[[], float] = time.monotonic
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.capacity = burst if burst is not None else max(1.0, rate)
+        self._tokens = self.capacity
+        self._now = now
+        self._last = now()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        """Wait until a send is allowed."""
+        async with self._lock:  # FIFO: waiters are served in arrival order
+            while True:
+                current = self._now()
+                self._tokens = min(self.capacity, self._tokens + (current - self._last) * self.rate)
+                self._last = current
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await asyncio.sleep((1 - self._tokens) / self.rate)
+
+    def pause(self, seconds: float) -> None:
+        """Spend future tokens: the platform told us to back off for `seconds`."""
+        self._tokens = min(self._tokens, 0) - seconds * self.rate
+
+
+class UserRateLimiter:
+    """At most `limit` events per user in a sliding `window` seconds (questions cost LLM money)."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._events: dict[str, list[float]] = {}
+
+    def check(self, user_key: str, now: float) -> float | None:
+        """Record an event and return None, or return seconds until the user may try again."""
+        events = [t for t in self._events.get(user_key, []) if now - t < self.window]
+        if len(events) >= self.limit:
+            self._events[user_key] = events
+            return events[0] + self.window - now
+        events.append(now)
+        self._events[user_key] = events
+        return None

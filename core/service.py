@@ -1,0 +1,346 @@
+"""The one service API both chat adapters call: subscriptions, feeds, digests, questions."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from datetime import datetime, timedelta
+
+from core.blobs import load_transcript
+from core.config import Settings
+from core.delivery import DeliveryService
+from core.digests import DigestBuilder, item_for
+from core.errors import (
+    CastfiveError,
+    LimitReachedError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ValidationError,
+)
+from core.feeds.opml import build_opml, parse_opml
+from core.feeds.poller import FeedPoller
+from core.feeds.search import search_podcasts
+from core.models import Answer, Digest, DigestItem, Feed, Subscriber, Turn
+from core.ports import AddFeedResult, Clock, Fetcher, ImportResult, MessageRef
+from core.qa import Answerer
+from core.ranking import apply_feedback
+from core.ratelimit import UserRateLimiter
+from core.repos import Conversation, MessageLink, MessageState, Repos, SearchChoice, ledger_key
+from core.schedule import local_day_of, next_delivery
+from core.subscriptions import deactivate, migrate, require_subscriber, subscriber_id_for
+from core.timeutil import parse_hhmm, parse_zone
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 500
+MAX_TURNS_KEPT = 6
+MAX_OPML_BYTES = 1024 * 1024
+
+
+class CastfiveService:
+    """Implements core.ports.CastfiveApi over the store, poller, delivery and answerer."""
+
+    def __init__(
+        self,
+        repos: Repos,
+        clock: Clock,
+        settings: Settings,
+        poller: FeedPoller,
+        fetcher: Fetcher,
+        delivery: DeliveryService,
+        builder: DigestBuilder,
+        answerer: Answerer,
+    ) -> None:
+        self.repos = repos
+        self.clock = clock
+        self.settings = settings
+        self.poller = poller
+        self.fetcher = fetcher
+        self.delivery = delivery
+        self.builder = builder
+        self.answerer = answerer
+        self._questions = UserRateLimiter(settings.delivery.question_limit_per_hour, 3600.0)
+
+    # --- subscriptions -----------------------------------------------------------------
+
+    async def subscribe(
+        self, platform: str, chat_id: str, title: str = "", *, timezone: str | None = None,
+        delivery_time: str | None = None,
+    ) -> Subscriber:
+        """Subscribe a chat with defaults, or reactivate it; idempotent."""
+        subscriber_id = subscriber_id_for(platform, chat_id)
+        existing = await self.repos.subscribers.get(subscriber_id)
+        zone = _checked_zone(timezone) if timezone else None
+        hhmm = _checked_time(delivery_time) if delivery_time else None
+        if existing is not None:
+            updated = dataclasses.replace(
+                existing, active=True, paused=False, consecutive_gone=0, title=title or existing.title,
+                timezone=zone or existing.timezone, delivery_time=hhmm or existing.delivery_time,
+            )
+        else:
+            updated = Subscriber(
+                id=subscriber_id, platform=platform, chat_id=chat_id, title=title,
+                delivery_time=hhmm or self.settings.delivery.default_time,
+                timezone=zone or self.settings.delivery.default_timezone,
+                created_at=self.clock.now(),
+            )
+        await self.repos.subscribers.put(updated)
+        log.info("subscribed subscriber=%s", subscriber_id)
+        return updated
+
+    async def unsubscribe(self, subscriber_id: str) -> None:
+        """Stop deliveries to the chat (it can /start again)."""
+        await deactivate(self.repos, subscriber_id, "unsubscribed")
+
+    async def get_subscriber(self, subscriber_id: str) -> Subscriber | None:
+        """The subscriber, or None."""
+        return await self.repos.subscribers.get(subscriber_id)
+
+    async def set_delivery_time(self, subscriber_id: str, hhmm: str, timezone: str | None = None) -> Subscriber:
+        """Change the local delivery time (and optionally the zone)."""
+        subscriber = await require_subscriber(self.repos, subscriber_id)
+        updated = dataclasses.replace(
+            subscriber, delivery_time=_checked_time(hhmm),
+            timezone=_checked_zone(timezone) if timezone else subscriber.timezone,
+        )
+        await self.repos.subscribers.put(updated)
+        return updated
+
+    async def pause(self, subscriber_id: str) -> Subscriber:
+        """Hold deliveries until resumed."""
+        return await self._set_paused(subscriber_id, True)
+
+    async def resume(self, subscriber_id: str) -> Subscriber:
+        """Deliver again."""
+        return await self._set_paused(subscriber_id, False)
+
+    async def _set_paused(self, subscriber_id: str, paused: bool) -> Subscriber:
+        subscriber = await require_subscriber(self.repos, subscriber_id)
+        updated = dataclasses.replace(subscriber, paused=paused)
+        await self.repos.subscribers.put(updated)
+        return updated
+
+    async def next_delivery(self, subscriber_id: str) -> datetime:
+        """When the next digest goes out, in the subscriber's zone."""
+        subscriber = await require_subscriber(self.repos, subscriber_id)
+        now = self.clock.now()
+        today = local_day_of(now, subscriber.timezone).isoformat()
+        delivered = await self.repos.ledger.get(ledger_key(subscriber_id, today)) is not None
+        return next_delivery(subscriber, now, delivered)
+
+    async def recipient_gone(self, subscriber_id: str, reason: str) -> None:
+        """The chat removed or blocked the bot: deactivate now."""
+        await deactivate(self.repos, subscriber_id, reason)
+
+    async def migrate(self, subscriber_id: str, new_chat_id: str) -> Subscriber:
+        """The chat moved to a new id (Telegram group upgraded to supergroup)."""
+        subscriber = await require_subscriber(self.repos, subscriber_id)
+        moved = await migrate(self.repos, subscriber, new_chat_id)
+        self.delivery.history.move(subscriber_id, moved.id)
+        return moved
+
+    # --- feeds -----------------------------------------------------------------------------
+
+    async def list_feeds(self, subscriber_id: str) -> list[Feed]:
+        """The feeds this subscriber follows."""
+        subscriber = await require_subscriber(self.repos, subscriber_id)
+        ids = await self._feed_ids(subscriber)
+        feeds = [await self.repos.feeds.get(i) for i in ids]
+        return [f for f in feeds if f is not None]
+
+    async def add_feed(self, subscriber_id: str, url_or_terms: str) -> AddFeedResult:
+        """Follow a feed by URL, or search podcasts by words and offer the results."""
+        subscriber = await require_subscriber(self.repos, subscriber_id)
+        if not self.settings.feeds.users_may_add_feeds:
+            raise PermissionDeniedError("This Castfive only follows its operator's shows; adding feeds is off.")
+        text = url_or_terms.strip()
+        if not text:
+            raise ValidationError("Send a feed URL or a few words to search for, e.g. /add hard fork")
+        if text.lower().startswith(("http://", "https://")) or "://" in text:
+            return AddFeedResult(feed=await self._follow(subscriber, text))
+        results = await search_podcasts(self.fetcher, self.settings.feeds.search_url, text[:100])
+        now = self.clock.now()
+        await self.repos.store.apply(
+            self.repos.search_choices.changes(SearchChoice(subscriber_id, r, now) for r in results)
+        )
+        return AddFeedResult(candidates=tuple(results))
+
+    async def add_search_choice(self, subscriber_id: str, choice_id: str) -> Feed:
+        """Follow a podcast picked from earlier search results."""
+        subscriber = await require_subscriber(self.repos, subscriber_id)
+        choice = await self.repos.search_choices.get(f"{subscriber_id}|{choice_id}")
+        if choice is None:
+            raise NotFoundError("That search result has expired: search again with /add.")
+        return await self._follow(subscriber, choice.result.feed_url)
+
+    async def _follow(self, subscriber: Subscriber, url: str) -> Feed:
+        ids = await self._feed_ids(subscriber)
+        if len(ids) >= self.settings.feeds.max_feeds_per_subscriber:
+            raise LimitReachedError(
+                f"You follow {len(ids)} shows, the most allowed here; remove one first."
+            )
+        feed, _ = await self.poller.add_feed(url, origin="user")
+        if feed.id not in ids:
+            await self.repos.subscribers.put(dataclasses.replace(subscriber, feed_ids=(*ids, feed.id)))
+        log.info("feed followed subscriber=%s feed=%s", subscriber.id, feed.id)
+        return feed
+
+    async def remove_feed(self, subscriber_id: str, feed_id: str) -> None:
+        """Stop following a feed."""
+        subscriber = await require_subscriber(self.repos, subscriber_id)
+        ids = await self._feed_ids(subscriber)
+        if feed_id not in ids:
+            raise NotFoundError("You do not follow that show.")
+        await self.repos.subscribers.put(
+            dataclasses.replace(subscriber, feed_ids=tuple(i for i in ids if i != feed_id))
+        )
+
+    async def import_opml(self, subscriber_id: str, data: bytes) -> ImportResult:
+        """Follow every feed of an OPML file; one bad feed never stops the rest."""
+        subscriber = await require_subscriber(self.repos, subscriber_id)
+        if len(data) > MAX_OPML_BYTES:
+            raise ValidationError("That OPML file is too large (over 1 MiB).")
+        added: list[Feed] = []
+        failed: list[tuple[str, str]] = []
+        for title, url in parse_opml(data):
+            try:
+                feed = await self._follow(subscriber, url)
+                added.append(feed)
+                subscriber = await require_subscriber(self.repos, subscriber_id)
+            except LimitReachedError as exc:
+                failed.append((title or "a feed", str(exc)))
+                break
+            except Exception as exc:  # noqa: BLE001 - each feed's failure is reported, not raised
+                failed.append((title or "a feed", _reason(exc)))
+        return ImportResult(added=tuple(added), failed=tuple(failed))
+
+    async def export_opml(self, subscriber_id: str) -> bytes:
+        """The subscriber's feeds as OPML."""
+        return build_opml(await self.list_feeds(subscriber_id))
+
+    async def _feed_ids(self, subscriber: Subscriber) -> tuple[str, ...]:
+        if subscriber.feed_ids is not None:
+            return subscriber.feed_ids
+        feeds = await self.repos.feeds.all()
+        return tuple(f.id for f in feeds if f.origin == "operator")
+
+    # --- digests -------------------------------------------------------------------------------
+
+    async def today(self, subscriber_id: str) -> Digest:
+        """Today's digest now: chosen once per local day and recorded, so the schedule skips it."""
+        subscriber = await require_subscriber(self.repos, subscriber_id)
+        local_date = local_day_of(self.clock.now(), subscriber.timezone).isoformat()
+        catalog = await self.builder.load_catalog()
+        entry = await self.delivery.choose(subscriber, local_date, catalog, on_request=True)
+        if entry.on_request and not entry.finished:
+            sent = tuple(dataclasses.replace(m, state=MessageState.SENT) for m in entry.messages)
+            await self.repos.ledger.put(dataclasses.replace(entry, messages=sent, finished=True))
+        return self.delivery.digest_of(entry, catalog)
+
+    async def recent_insights(self, subscriber_id: str, prefix: str = "") -> list[DigestItem]:
+        """Insights recently sent to the subscriber, newest first (for autocomplete)."""
+        catalog = await self.builder.load_catalog()
+        sent = self.delivery.history.sent_ids(subscriber_id)
+        ids = sorted(sent, key=lambda i: sent[i], reverse=True)
+        return [
+            item_for(catalog.insights[i], catalog)
+            for i in ids
+            if i in catalog.insights and i.startswith(prefix.strip().lower())
+        ][:25]
+
+    async def insight_item(self, insight_id: str) -> DigestItem:
+        """One insight, ready to render."""
+        catalog = await self.builder.load_catalog()
+        insight = catalog.insights.get(_clean_id(insight_id))
+        if insight is None:
+            raise NotFoundError(f"No insight with id {insight_id[:12]!r}.")
+        return item_for(insight, catalog)
+
+    async def feedback(self, subscriber_id: str, insight_id: str, vote: int) -> None:
+        """Thumbs up or down: shifts the weights of that show and that kind of insight."""
+        subscriber = await require_subscriber(self.repos, subscriber_id)
+        insight = await self.repos.insights.get(_clean_id(insight_id))
+        if insight is None:
+            raise NotFoundError("That insight no longer exists.")
+        if vote not in (1, -1):
+            raise ValidationError("A vote is +1 or -1.")
+        await self.repos.subscribers.put(apply_feedback(subscriber, insight, vote))
+
+    # --- follow-up questions ---------------------------------------------------------------------
+
+    async def ask(
+        self, insight_id: str, question: str, *, user_key: str, conversation_id: str | None = None
+    ) -> Answer:
+        """Answer a question about an insight from its episode's transcript."""
+        question = " ".join(question.split())
+        if not question:
+            raise ValidationError("Ask a question after the insight id, e.g. /ask ab12cd3 why does that matter?")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise ValidationError(f"Please keep questions under {MAX_QUESTION_CHARS} characters.")
+        insight = await self.repos.insights.get(_clean_id(insight_id))
+        if insight is None:
+            raise NotFoundError(f"No insight with id {insight_id[:12]!r}.")
+        wait = self._questions.check(user_key, time.monotonic())
+        if wait is not None:
+            retry_at = self.clock.now() + timedelta(seconds=wait)
+            raise RateLimitedError(
+                f"You have asked a lot this hour; you can ask again in {_minutes(wait)}.", retry_at
+            )
+        transcript = await load_transcript(self.repos.store, insight.episode_id)
+        if transcript is None:
+            raise NotFoundError("The transcript of that episode is no longer available.")
+        conversation = await self.repos.conversations.get(conversation_id) if conversation_id else None
+        history = conversation.turns if conversation else ()
+        episode = await self.repos.episodes.get(insight.episode_id)
+        feed = await self.repos.feeds.get(insight.feed_id)
+        answer = await self.answerer.answer(
+            insight, transcript, question, history,
+            show_title=feed.title if feed else "", episode_title=episode.title if episode else "",
+        )
+        if conversation_id:
+            turns = (*history, Turn(question, answer.text))[-MAX_TURNS_KEPT:]
+            await self.repos.conversations.put(
+                Conversation(conversation_id, insight.id, turns, self.clock.now())
+            )
+        log.info("question answered insight=%s grounded=%s", insight.id, answer.grounded)
+        return answer
+
+    async def remember_message(self, subscriber_id: str, message_id: str, ref: MessageRef) -> None:
+        """Note what a sent message was about, so replies to it continue that conversation."""
+        await self.repos.messages.put(
+            MessageLink(subscriber_id, str(message_id), ref.insight_id, ref.conversation_id)
+        )
+
+    async def lookup_message(self, subscriber_id: str, message_id: str) -> MessageRef | None:
+        """What a message we sent was about, or None."""
+        link = await self.repos.messages.get(f"{subscriber_id}|{message_id}")
+        return None if link is None else MessageRef(link.insight_id, link.conversation_id)
+
+
+def _checked_time(hhmm: str) -> str:
+    try:
+        return parse_hhmm(hhmm).strftime("%H:%M")
+    except ValueError as exc:
+        raise ValidationError(f"The time {exc}.") from None
+
+
+def _checked_zone(name: str) -> str:
+    try:
+        return parse_zone(name).key
+    except ValueError as exc:
+        raise ValidationError(f"The time zone {exc}.") from None
+
+
+def _clean_id(insight_id: str) -> str:
+    return insight_id.strip().lower()[:16]
+
+
+def _minutes(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, CastfiveError) else "unexpected error (logged)"
