@@ -121,6 +121,22 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class TelegramSettings:
+    """Telegram adapter; the token is TELEGRAM_BOT_TOKEN in the environment."""
+
+    api_base_url: str = ""  # empty: api.telegram.org; set for a self-hosted Bot API server
+    file_base_url: str = ""
+
+
+@dataclass(frozen=True)
+class DiscordSettings:
+    """Discord adapter; the token is DISCORD_BOT_TOKEN in the environment."""
+
+    api_base_url: str = ""  # empty: discord.com/api/v10
+    gateway_url: str = ""  # empty: the gateway Discord names
+
+
+@dataclass(frozen=True)
 class HealthSettings:
     """Optional /healthz endpoint."""
 
@@ -153,6 +169,8 @@ class Settings:
     llm: LLMSettings = field(default_factory=LLMSettings)
     insights: InsightSettings = field(default_factory=InsightSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    discord: DiscordSettings = field(default_factory=DiscordSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
     secrets: Secrets = field(default_factory=Secrets)
     source: str = "<defaults>"  # the file these came from, for messages
