@@ -212,8 +212,8 @@ async def test_the_event_loop_keeps_ticking_during_flushes(store: TinyDBStore) -
     elapsed = time.perf_counter() - started
     stop.set()
     await task
-    # A flush done on the loop thread would give no ticks at all while the writes ran.
-    assert ticks >= 5, f"{ticks} ticks in {elapsed:.3f}s of flushing"
+    # A flush done on the loop thread allows about one tick per write, between flushes.
+    assert ticks >= 20, f"{ticks} ticks in {elapsed:.3f}s of flushing"
 
 
 # --- crashes and damaged files ------------------------------------------------------------
