@@ -267,6 +267,7 @@ class EpisodePipeline:
         return updated
 
     async def _fail(self, episode: Episode, reason: str, *, permanent: bool = False) -> Episode:
+        episode = await self.repos.episodes.get(episode.id) or episode  # a step may have moved it on
         attempts = episode.attempts + 1
         give_up = permanent or attempts >= self.settings.pipeline.max_attempts
         delay = timedelta(minutes=self.settings.pipeline.retry_base_minutes * 2 ** (attempts - 1))
@@ -284,6 +285,7 @@ class EpisodePipeline:
         return updated
 
     async def _defer_until_tomorrow(self, episode: Episode, reason: str) -> Episode:
+        episode = await self.repos.episodes.get(episode.id) or episode
         now = self.clock.now()
         tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=5, second=0, microsecond=0)
         updated = dataclasses.replace(episode, next_attempt_at=tomorrow, last_error=reason)
