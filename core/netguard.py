@@ -1,11 +1,10 @@
-"""Pure checks for outside requests: which URLs we fetch, which addresses we refuse, safe log forms."""
+"""Pure checks for outside requests: URLs we fetch, addresses we refuse, log-safe URL forms."""
 
 from __future__ import annotations
 
 import ipaddress
-import re
 import logging
-from typing import Union
+import re
 
 from yarl import URL
 
@@ -14,7 +13,7 @@ from core.ids import short_hash
 
 log = logging.getLogger(__name__)
 
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 _SAFE_HOST = re.compile(r"[a-z0-9._:\-]{1,253}")
@@ -127,7 +126,7 @@ def redact_url(url: str) -> str:
         port = parsed.explicit_port
     except (ValueError, TypeError, UnicodeError):
         return f"<unreadable url #{short_hash(str(url))}>"
-    if not scheme or not host or not _SAFE_HOST.fullmatch(host) or not _SAFE_SCHEME.fullmatch(scheme):
+    if not (scheme and host and _SAFE_SCHEME.fullmatch(scheme) and _SAFE_HOST.fullmatch(host)):
         # Odd characters in a log line could forge entries; show only the hash.
         return f"<not a url #{short_hash(str(url))}>"
     hostport = f"[{host}]" if ":" in host else host

@@ -148,7 +148,9 @@ def test_redact_url_keeps_a_bare_host_readable_and_shows_a_port() -> None:
     assert redact_url("http://[::1]:8080/") == "http://[::1]:8080/"
 
 
-@pytest.mark.parametrize("junk", ["not a url", "http://exa mple.com/\nFAKE LOG LINE", "", "http://[zz]/"])
+@pytest.mark.parametrize(
+    "junk", ["not a url", "http://exa mple.com/\nFAKE LOG LINE", "", "http://[zz]/"]
+)
 def test_redact_url_never_echoes_unreadable_input(junk: str) -> None:
     shown = redact_url(junk)
     assert "\n" not in shown
