@@ -489,6 +489,13 @@ async def test_a_closed_port_is_a_fetch_error(fetcher: SafeFetcher) -> None:
             await fetcher.get(f"http://127.0.0.1:{port}/")
 
 
+async def test_https_to_a_server_that_does_not_speak_tls_is_a_fetch_error(
+    fetcher: SafeFetcher, base: str
+) -> None:
+    with pytest.raises(FetchError, match="secure"):
+        await fetcher.get(base.replace("http://", "https://") + "/ok")
+
+
 async def test_concurrent_requests_are_bounded_by_the_setting(http_server) -> None:  # noqa: F811
     in_flight = peak = 0
 

@@ -231,49 +231,55 @@ class SafeFetcher:
 
     @contextmanager
     def _translate_errors(self, url: str, total_s: float) -> Iterator[None]:
-        """Turn every library failure into a FetchError subclass with a redacted URL."""
+        """Turn every library failure into a FetchError subclass with a redacted URL; log it."""
         refused: list[str] = []
         token = _refused.set(refused)
         shown = redact_url(url)
         try:
             yield
-        except CastfiveError:
+        except CastfiveError as exc:
+            log.info("fetch failed: %s", exc)
             raise
-        except aiohttp.ConnectionTimeoutError:
-            raise FetchTimeoutError(f"{shown} did not accept a connection in time.") from None
-        except aiohttp.SocketTimeoutError:
-            raise FetchTimeoutError(f"{shown} stopped sending data.") from None
-        except TimeoutError:
-            raise FetchTimeoutError(f"{shown} did not finish within {total_s:g} s.") from None
-        except aiohttp.ClientConnectorDNSError:
-            raise FetchError(f"The host of {shown} could not be found.") from None
-        except aiohttp.ClientSSLError:
-            raise FetchError(f"The secure connection to {shown} could not be verified.") from None
-        except aiohttp.ClientConnectorError as exc:
-            if refused or "Castfive address guard" in str(exc):
-                raise BlockedAddressError(
-                    f"{shown} points to a private or local network address, which is not allowed."
-                ) from None
-            raise FetchError(f"Could not connect to {shown}.") from None
-        except aiohttp.ClientPayloadError:
-            raise FetchError(
-                f"{shown} closed the connection before the whole body arrived."
-            ) from None
-        except aiohttp.ServerDisconnectedError:
-            raise FetchError(f"{shown} closed the connection without answering.") from None
-        except aiohttp.InvalidURL:
-            raise InvalidUrlError(f"{shown} is not a usable web address.") from None
-        except aiohttp.ClientResponseError:
-            raise FetchError(f"{shown} sent an invalid HTTP response.") from None
-        except aiohttp.ClientError as exc:
-            raise FetchError(f"Fetching {shown} failed ({type(exc).__name__}).") from None
-        except (ValueError, UnicodeError, LookupError) as exc:
-            log.warning("unusable response from %s: %s", shown, type(exc).__name__)
-            raise FetchError(f"{shown} sent a response that could not be read.") from None
-        except OSError as exc:  # the local file in download(), or a raw socket error
-            raise FetchError(f"Fetching {shown} failed: {exc.strerror or 'I/O error'}.") from None
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError, LookupError) as exc:
+            mapped = _map_error(exc, shown, total_s, blocked=bool(refused))
+            log.info("fetch failed: %s (%s)", mapped, type(exc).__name__)
+            raise mapped from None
         finally:
             _refused.reset(token)
+
+
+def _map_error(exc: BaseException, shown: str, total_s: float, *, blocked: bool) -> FetchError:
+    """The user-facing error for a library failure; `shown` is the redacted URL."""
+    # Order matters: aiohttp's timeout errors are also ClientErrors and OSErrors.
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return FetchTimeoutError(f"{shown} did not accept a connection in time.")
+    if isinstance(exc, aiohttp.SocketTimeoutError):
+        return FetchTimeoutError(f"{shown} stopped sending data.")
+    if isinstance(exc, TimeoutError):
+        return FetchTimeoutError(f"{shown} did not finish within {total_s:g} s.")
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return FetchError(f"The host of {shown} could not be found.")
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return FetchError(f"The secure (TLS) connection to {shown} failed.")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if blocked or "Castfive address guard" in str(exc):
+            return BlockedAddressError(
+                f"{shown} points to a private or local network address, which is not allowed."
+            )
+        return FetchError(f"Could not connect to {shown}.")
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return FetchError(f"{shown} closed the connection before the whole body arrived.")
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return FetchError(f"{shown} closed the connection without answering.")
+    if isinstance(exc, aiohttp.InvalidURL):
+        return InvalidUrlError(f"{shown} is not a usable web address.")
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return FetchError(f"{shown} sent an invalid HTTP response.")
+    if isinstance(exc, aiohttp.ClientError):
+        return FetchError(f"Fetching {shown} failed ({type(exc).__name__}).")
+    if isinstance(exc, OSError):  # the local file in download(), or a raw socket error
+        return FetchError(f"Fetching {shown} failed: {exc.strerror or 'I/O error'}.")
+    return FetchError(f"{shown} sent a response that could not be read.")
 
 
 def _redirect_target(current: str, location: str) -> str:
