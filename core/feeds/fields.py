@@ -1,0 +1,200 @@
+"""Pure helpers that turn loosely written feed values into clean ones: text, times, URLs, types."""
+
+from __future__ import annotations
+
+import calendar
+import html
+import mimetypes
+import re
+import time
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+MAX_DESCRIPTION_CHARS = 20_000  # enough for long show notes; keeps episode documents small
+MAX_DURATION_S = 7 * 24 * 3600  # longer than a week is a typo, not an episode
+
+_BLOCK_TAGS = frozenset(
+    "address article aside blockquote br dd div dl dt figcaption footer h1 h2 h3 h4 h5 h6 "
+    "header hr li ol p pre section table td th tr ul".split()
+)
+_SKIP_TAGS = frozenset({"script", "style", "head", "title", "template"})
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+AUDIO_EXTENSIONS = {
+    "mp3": "audio/mpeg",
+    "mpga": "audio/mpeg",
+    "mp2": "audio/mpeg",
+    "m4a": "audio/mp4",
+    "m4b": "audio/mp4",
+    "aac": "audio/aac",
+    "ogg": "audio/ogg",
+    "oga": "audio/ogg",
+    "opus": "audio/opus",
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+    "weba": "audio/webm",
+}
+TRANSCRIPT_EXTENSIONS = {
+    "vtt": "text/vtt",
+    "srt": "application/srt",
+    "json": "application/json",
+    "html": "text/html",
+    "htm": "text/html",
+    "txt": "text/plain",
+}
+
+
+class _TextExtractor(HTMLParser):
+    """Collects the visible text of an HTML fragment, one line per block element."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP_TAGS:
+            self._skipping += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def html_to_text(value: str | None, limit: int = MAX_DESCRIPTION_CHARS) -> str:
+    """Plain text of an HTML (or plain) fragment: tags dropped, entities decoded, lines kept."""
+    if not value:
+        return ""
+    if "<" in value:
+        parser = _TextExtractor()
+        try:
+            parser.feed(value)
+            parser.close()
+            text = "".join(parser.parts)
+        except Exception:  # HTMLParser is lenient, but a hostile fragment must never crash a poll
+            text = re.sub(r"<[^>]*>", " ", value)
+    else:
+        text = html.unescape(value)
+    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    cleaned = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    return cleaned[:limit]
+
+
+def clean_line(value: object) -> str:
+    """A one-line text value: HTML stripped, whitespace collapsed."""
+    if not isinstance(value, str):
+        return ""
+    return " ".join(html_to_text(value, limit=2000).split())
+
+
+def parse_duration(value: object) -> float | None:
+    """itunes:duration in seconds: '3600', '3600.5', 'mm:ss' or 'hh:mm:ss'; None when unreadable."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text or len(text) > 32:
+        return None
+    parts = text.split(":")
+    if len(parts) > 3:
+        return None
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        return None
+    if any(n < 0 or n != n for n in numbers):  # n != n catches NaN
+        return None
+    seconds = 0.0
+    for number in numbers:
+        seconds = seconds * 60 + number
+    if seconds <= 0 or seconds > MAX_DURATION_S:
+        return None
+    return seconds
+
+
+def parse_float(value: object) -> float | None:
+    """A finite, non-negative number from an attribute, or None."""
+    try:
+        number = float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    if number != number or number < 0 or number in (float("inf"),):
+        return None
+    return number
+
+
+def parse_length(value: object) -> int | None:
+    """An enclosure length in bytes, or None for blanks, garbage and negatives."""
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def struct_to_datetime(value: time.struct_time | None) -> datetime | None:
+    """feedparser's UTC struct_time -> an aware UTC datetime, or None when out of range."""
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, ValueError, OSError, TypeError):
+        return None
+
+
+def absolute_url(raw: object, base_url: str | None) -> str | None:
+    """`raw` resolved against `base_url`; only http(s) URLs, or file: ones in a local feed."""
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip()
+    if not text or len(text) > 8192 or any(ord(c) < 0x20 for c in text):
+        return None
+    try:
+        resolved = urljoin(base_url, text) if base_url else text
+        parts = urlsplit(resolved)
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https") and parts.netloc:
+        return resolved
+    # A remote feed must never point us at files on this machine; a local (operator) one may.
+    if scheme == "file" and base_url and base_url.lower().startswith("file:"):
+        return resolved
+    return None
+
+
+def extension_of(url: str) -> str:
+    """The lowercase file extension of a URL's path ('' when none)."""
+    path = urlsplit(url).path
+    name = path.rsplit("/", 1)[-1]
+    return name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+def mime_of(value: object) -> str:
+    """A lowercase MIME type without parameters ('' when missing)."""
+    if not isinstance(value, str):
+        return ""
+    return value.split(";", 1)[0].strip().lower()
+
+
+def guess_audio_type(url: str) -> str | None:
+    """The audio MIME type a URL's extension implies, or None."""
+    ext = extension_of(url)
+    if ext in AUDIO_EXTENSIONS:
+        return AUDIO_EXTENSIONS[ext]
+    guessed, _ = mimetypes.guess_type(urlsplit(url).path)
+    return guessed if guessed and guessed.startswith("audio/") else None
+
+
+def guess_transcript_type(url: str) -> str:
+    """The transcript MIME type a URL's extension implies ('' when unknown)."""
+    return TRANSCRIPT_EXTENSIONS.get(extension_of(url), "")
