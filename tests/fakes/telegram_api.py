@@ -81,7 +81,7 @@ class FakeTelegramApi:
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self._failures: list[_Failure] = []
-        self._changed = asyncio.Event()
+        self._waiters: list[asyncio.Future[None]] = []
         self._runner: web.AppRunner | None = None
         self._closing = False
         self.base_url = ""
@@ -224,18 +224,26 @@ class FakeTelegramApi:
             if remaining <= 0:
                 seen = [r.method for r in self.requests if r.method != "getUpdates"]
                 raise AssertionError(f"no {method} request matched within {timeout}s; saw {seen}")
-            self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
-                pass
+            await self._something_happens(remaining)
 
     def mark(self) -> int:
         """The current request count: pass as `after=` to wait only for later requests."""
         return len(self.requests)
 
     def _wake(self) -> None:
-        self._changed.set()
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _something_happens(self, within: float) -> None:
+        """Wait for the next request or pushed update (registered now, so none is missed)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await asyncio.wait_for(waiter, within)
+        except TimeoutError:
+            pass
 
     # --- serving ---------------------------------------------------------------------------------
 
@@ -292,11 +300,7 @@ class FakeTelegramApi:
             remaining = deadline - asyncio.get_running_loop().time()
             if pending or remaining <= 0 or self._closing:
                 return pending
-            self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
-                pass
+            await self._something_happens(remaining)
 
     def _sent(self, params: dict[str, Any], **content: Any) -> dict[str, Any]:
         chat_id = int(params["chat_id"])
