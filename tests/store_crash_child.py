@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.adapters import atomic_json  # noqa: E402
-from core.adapters.tinydb_store import TinyDBStore  # noqa: E402
-from core.ports import Change  # noqa: E402
+from core.adapters import atomic_json
+from core.adapters.tinydb_store import TinyDBStore
+from core.ports import Change
 
 CRASH_POINT = "CASTFIVE_CRASH_POINT"
 CRASH_AT = "CASTFIVE_CRASH_AT"

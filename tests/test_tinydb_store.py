@@ -192,6 +192,24 @@ async def test_reads_do_not_wait_for_a_flush_nor_see_unacknowledged_writes(
     assert await store.get("t", "k") == {"v": "new"}
 
 
+async def test_a_writer_that_stops_waiting_still_has_its_whole_batch_saved(
+    store: TinyDBStore, tmp_path: Path, fault_hook
+) -> None:
+    in_flush, release = threading.Event(), threading.Event()
+    fault_hook(lambda point: (in_flush.set(), release.wait(10)))
+    write = asyncio.create_task(store.apply([Change("a", "k", {"v": 1}), Change("b", "k", {})]))
+    while not in_flush.is_set():
+        await asyncio.sleep(0.001)
+    write.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await write
+    await store.close()
+    s = await reopen(tmp_path)
+    assert await s.get("a", "k") == {"v": 1} and await s.get("b", "k") == {}
+    await s.close()
+
+
 async def test_the_event_loop_keeps_ticking_during_flushes(store: TinyDBStore) -> None:
     big = "insight text " * 150  # ~2 kB documents: ~10 MB database
     await store.apply([Change("insights", f"i{i}", {"text": big, "i": i}) for i in range(5000)])
@@ -223,7 +241,7 @@ def run_child(directory: Path, mode: str, point: str, at: int) -> tuple[int, lis
     env = {**os.environ, CRASH_POINT: point, CRASH_AT: str(at)}
     proc = subprocess.run(
         [sys.executable, str(CHILD), str(directory), mode],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env, capture_output=True, text=True, timeout=60, check=False,
     )
     acked = [line[4:] for line in proc.stdout.splitlines(keepends=True)
              if line.startswith("ack ") and line.endswith("\n")]

@@ -1,4 +1,4 @@
-"""A TinyDB Storage that keeps the database in memory and flushes it atomically, with a last-good copy."""
+"""A TinyDB Storage kept in memory and flushed atomically, with a last-good copy beside it."""
 
 from __future__ import annotations
 
@@ -119,7 +119,8 @@ class AtomicJSONStorage(Storage):
             for doc_id, entry in raw.items():
                 hit = cache.get(doc_id)
                 if hit is None or hit[0] is not entry:
-                    hit = cache[doc_id] = (entry, _fragment(doc_id, json.dumps(entry, separators=(",", ":"))))
+                    text = json.dumps(entry, separators=(",", ":"))
+                    hit = cache[doc_id] = (entry, _fragment(doc_id, text))
                 parts.append(hit[1])
             if len(cache) > len(raw):  # forget removed entries
                 self._texts[name] = {doc_id: cache[doc_id] for doc_id in raw}

@@ -141,6 +141,8 @@ class TinyDBStore:
         if not writes:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # A caller cancelled while waiting never reads the outcome; mark it read, not "lost".
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._pending.append((writes, future))
         if self._committer is None or self._committer.done():
             self._committer = asyncio.create_task(self._commit_loop(), name="castfive-store-commit")
@@ -155,12 +157,13 @@ class TinyDBStore:
             writes = [w for group, _ in batch for w in group]
             try:
                 await loop.run_in_executor(self._executor, self._commit_in_worker, writes)
-            except Exception as exc:  # the disk said no: nobody in this batch is acknowledged
+            except Exception as exc:  # noqa: BLE001 - whatever it was, nobody here is acknowledged
                 log.error("store flush of %d writes failed: %s", len(writes), exc)
-                error = StoreError(f"The database could not be saved: {_reason(exc)}.")
                 for _, future in batch:
                     if not future.done():
-                        future.set_exception(error)
+                        future.set_exception(
+                            StoreError(f"The database could not be saved: {_reason(exc)}.")
+                        )
                 continue
             for w in writes:  # visible only once durable: a read never sees a lost write
                 if w.text is None:
