@@ -1,0 +1,225 @@
+"""What is not an insight: sponsor reads, intros and outros, greetings, banter, questions, teasers.
+
+`filler_reasons` judges one passage by its cue phrases. Sponsor reads need more than one sentence's
+view (an ad is several sentences, most without a cue), so `sponsor_spans` finds whole reads and
+`drop_sponsor_segments` removes them before any extractor, offline or LLM, sees the text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from core.insights.sentences import Sentence, split_sentences
+from core.models import Segment
+
+
+def _rx(*patterns: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+
+
+_TLD = r"(?:com|net|org|io|co|fm|dev|show|ai|app|us|uk|tv)"
+_URL_PATH = rf"\b[\w-]+\.{_TLD} ?(?:/|slash) ?\w+|\b[\w-]+ dot {_TLD} slash \w+"
+_SPONSOR = _rx(
+    r"\bbrought to you by\b", r"\bsponsored (?:and hosted )?by\b", r"\b(?:is|are) sponsored\b",
+    r"\b(?:our|today'?s|this week'?s|this episode'?s) sponsors?\b", r"\bsupport for (?:this|the) "
+    r"(?:podcast|show|episode) comes from\b", r"\b(?:episode|show|podcast|portion of [\w ]{0,30}) is "
+    r"(?:supported|made possible|presented) by\b", r"\bthanks? (?:you )?to \w+(?: \w+){0,3} for "
+    r"(?:sponsoring|supporting the show)\b", r"\b(?:promo|discount|offer) code\b",
+    r"\b(?:use|with|enter) (?:the )?code \w+", r"\bcode \w+ (?:at|for) \w+",
+    r"\d+ ?(?:%|percent) off\b", r"\b(?:twenty|thirty|forty|fifty|fifteen|ten) percent off\b",
+    r"\bfree trial\b", r"\brisk[- ]free\b", r"\bmoney[- ]back guarantee\b",
+    r"\b(?:your|their) first (?:order|purchase|box)\b", r"\bfor a limited time\b",
+    r"\blisteners get\b", r"\bspecial offer\b", r"\bexclusive (?:offer|discount)s?\b",
+)
+# Each of these also turns up in ordinary talk; two different ones in a sentence make a cue.
+_SPONSOR_WEAK = (
+    re.compile(_URL_PATH, re.IGNORECASE),
+    _rx(r"\bvisit \S+(?:\.| dot )(?:com|net|org|io|fm)\b", r"\bgo to \S+(?:\.| dot )(?:com|net|org|io|fm)\b"),
+    _rx(r"\bhead (?:over )?to\b", r"\bcheck (?:them|it) out\b", r"\bjoin (?:them|the program)\b"),
+    _rx(r"\bsign up\b", r"\bget started\b", r"\bstart your\b"),
+    _rx(r"\bdiscounts?\b", r"\bfor free\b", r"\bfree (?:shipping|access|resources|month)\b", r"\bmonths? free\b"),
+    _rx(r"\bmade easy\b", r"\b(?:remarkable|award-winning|world-class) (?:customer )?support\b"),
+)
+_LEAD_IN = _rx(
+    r"\ba (?:quick )?word from\b", r"\b(?:quick|short) (?:break|one)\b", r"\btake a (?:quick |short )?break\b",
+    r"\bbefore we (?:start|begin|continue|get (?:going|started)|dive in|move on)\b",
+)
+_PATTERNS: dict[str, re.Pattern[str]] = {
+    "sponsor": _SPONSOR,
+    "call_to_action": _rx(
+        r"\bpatreon\b", r"\bsupport (?:the|this) (?:show|podcast)\b", r"\bbecome a (?:member|supporter|patron)\b",
+        r"\bsubscribe to (?:our|the) (?:newsletter|channel)\b", r"\bcheck out (?:our|their|the) (?:other|website|course)",
+        r"\b(?:follow|find) (?:me|us) on\b", r"\bsign up for (?:our|the)\b", r"\bsend (?:it|them|us) (?:in|an email)\b",
+        r"\bhit us up\b", r"\blink (?:is )?in the (?:show ?notes|description)\b", r"\bin the (?:show ?notes|episode description)\b",
+        r"\bjoin (?:our|the) (?:discord|slack|community)\b", r"\bwhere can (?:people|listeners|folks) find you\b",
+    ),
+    "intro": _rx(
+        r"\bwelcome (?:back )?to (?:the show|\w+)", r"\bthis is (?:the )?[\w' ]{0,40}(?:podcast|show|review)\b",
+        r"\bi'?m your host\b", r"\bi'?m (?:here )?with (?:my )?co-?hosts?\b", r"\b(?:joining me|with me) (?:today|now|as always|live|as well)\b",
+        r"\b(?:my|our) guests? (?:today|is|this week)\b", r"\btoday'?s guest\b", r"\bepisode (?:number )?\d{2,}\b",
+        r"\bepisode (?:one|two|three) hundred\b", r"^(?:and )?i'?m [A-Z]\w+(?: [A-Z]\w+)?[,.]", r"\bthe last word in\b",
+        r"^it'?s (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", r"\bin the chapters today\b",
+    ),
+    "outro": _rx(
+        r"\bthanks? (?:you )?(?:so much |very much )?for listening\b", r"\bthat'?s (?:it|all) for (?:this|today)\b",
+        r"\bthat'?s (?:our|the) show\b", r"\bthat'?s a wrap\b", r"\bsee (?:you|y'?all) (?:next|later|then|soon)\b",
+        r"\buntil next time\b", r"\b(?:rate|review) (?:and (?:review|subscribe) )?(?:us|the show)\b", r"\bleave (?:us )?a (?:\w+[- ]star )?(?:review|rating)\b",
+        r"\bwherever you (?:get|listen to|found) (?:your |this )?podcasts?\b", r"\btell (?:a|your) (?:\w+ )?friends?\b",
+        r"\bshare this episode\b", r"\bhit subscribe\b", r"\b(?:subscribe|follow) (?:to )?(?:the show|us)\b", r"\bkeep listening\b",
+        r"\bwill return next week\b", r"\bnext (?:week|time)(?:,)? (?:we'?re|we'?ll|on)\b", r"\bin the next episode\b", r"^(?:bye[.! ]*)+$",
+    ),
+    "greeting": _rx(
+        r"^(?:hi|hello|hey|yo|howdy|good (?:morning|afternoon|evening))\b", r"\bhow (?:are|is) (?:you|everyone|things)\b",
+        r"\bhow'?s it going\b", r"\bthanks? (?:you )?(?:so much )?for having me\b", r"\b(?:great|good|happy|glad|stoked) to be (?:here|back|on)\b",
+        r"\bthanks? (?:you )?(?:so much )?for (?:coming on|joining|being (?:here|on))\b", r"\bwelcome to the show\b",
+        r"^(?:[\w-]+, )?welcome[.!]?$", r"\blong[- ]time listener\b",
+    ),
+    "banter": _rx(
+        r"\b(?:ha){2,}\b", r"^ha\b", r"\blol\b", r"\b(?:just |i'?m )kidding\b", r"\bno comment\b", r"\btoo kind\b",
+        r"\bspeak for yourself\b", r"\bi love (?:that|it)\b", r"^(?:oh )?(?:wow|oof|ouch|yikes|whoa|geez|dang|damn)\b",
+        r"^(?:that'?s|this is) (?:so )?(?:wild|funny|hilarious|brutal|amazing|awesome|great|crazy|fun|weird)\b",
+        r"\blaughter\b", r"\blaughs\b", r"\bfair enough\b", r"\bi'?ll allow it\b", r"\bshout[- ]out\b",
+    ),
+    "self_reference": _rx(
+        r"\b(?:in|on) (?:this|today'?s|the) (?:episode|show)\b", r"\btoday,? (?:we'?re|we are|we'?ll|i'?m|i am) (?:going to |gonna )?"
+        r"(?:talk|talking|discuss|look|looking|chat|dive|cover|going)", r"\b(?:we'?re|we are) (?:going to|gonna) (?:talk|discuss|find out|run through|dive)",
+        r"\blet'?s (?:talk|dive|jump|get|start|move|kick|wrap|take a look)\b", r"\b(?:we'?ll|we will|i'?ll|i will) (?:talk|be talking|discuss|get) (?:about|into|to)\b",
+        r"\btoday'?s (?:topic|episode|show)\b", r"\bthis (?:week|episode) (?:on|we)\b", r"\bi (?:want|wanted|'?d love) to (?:talk|ask|start|share|linger)\b",
+        r"\bmoving on\b", r"\bi'?m going to be talking\b", r"\bthis (?:interview|conversation|episode) is (?:about|what)\b",
+    ),
+    "teaser": _rx(
+        r"\bcoming up\b", r"\bafter the break\b", r"\bwhen we come back\b", r"\bstick around\b", r"\bstay tuned\b",
+        r"\bdon'?t go anywhere\b", r"\blater (?:in|on) (?:the|this) (?:show|episode|podcast)\b", r"\bright back\b",
+        r"\b(?:quick|short) (?:break|word)\b", r"\b(?:and )?we'?re back\b", r"^welcome back\b", r"\bdon'?t miss it\b",
+        r"\bmore (?:details )?(?:on|about) that in a\b", r"\bnext week,? (?:we|on)\b",
+    ),
+}
+_QUESTION_START = _rx(
+    r"^(?:so |and |but |okay |ok |now |well |um |uh )*(?:what|why|how|when|where|who|which|whose) "
+    r"(?:is|are|was|were|do|does|did|can|could|would|should|will|has|have|about|happens|happened|made)\b",
+    r"^(?:so |and |but |okay |ok |now |well |um |uh )*(?:do|does|did|can|could|would|will|should|is|are|was|were|"
+    r"have|has) (?:you|we|they|i|it|he|she|there|that|this|anyone|people)\b",
+)
+# An interviewer's prompt asks even when it ends with a full stop.
+_PROMPT = _rx(
+    r"^(?:so |and |now |okay |ok )*(?:tell (?:me|us) (?:about|a (?:little )?bit|more|what|how|why)|"
+    r"(?:talk|walk) (?:me|us) through|explain (?:to (?:me|us) )?(?:what|how|why))\b",
+)
+_TERMINAL = re.compile(r"[.!]\s*[\"')\]]*\s*$")
+
+
+def is_question(text: str) -> bool:
+    """Whether the passage asks rather than tells (a '?' or, without punctuation, its opening)."""
+    stripped = text.strip()
+    if "?" in stripped or _PROMPT.search(stripped):
+        return True
+    return not _TERMINAL.search(stripped) and bool(_QUESTION_START.search(stripped))
+
+
+def filler_reasons(text: str) -> list[str]:
+    """Why a passage is not an insight, e.g. ['sponsor'] or ['intro', 'greeting']; [] if none."""
+    norm = " ".join(text.replace("\u2019", "'").split())
+    reasons = [name for name, pattern in _PATTERNS.items() if pattern.search(norm)]
+    if "sponsor" not in reasons and _weak_cues(norm) >= 2:
+        reasons.insert(0, "sponsor")
+    if is_question(norm):
+        reasons.append("question")
+    return reasons
+
+
+_BRAND_AFTER = re.compile(
+    r"\b(?:brought to you by|sponsored (?:and hosted )?by|supported by|comes from|presented by)"
+    r" (?:us over at )?((?:[\w&'-]+ ?){1,4})", re.IGNORECASE)
+_BRAND_URL = re.compile(rf"\b([\w-]+)(?:\.| dot ){_TLD}\b", re.IGNORECASE)
+_BRAND_STOP = frozenset("the a an our us you your this that listeners like all for and of to by at "
+                        "over with today everyone people podcast podcasts show episode".split())
+BLOCK_GAP_SENTENCES = 4  # cue sentences this close belong to one read
+BLOCK_GAP_SECONDS = 75.0
+
+
+def _brands(sentences: Sequence[Sentence], cues: list[int]) -> set[str]:
+    """Words naming the advertiser (after 'brought to you by', offer URL hosts), minus topic words."""
+    brands: set[str] = set()
+    for i in cues:
+        text = sentences[i].text
+        for m in _BRAND_AFTER.finditer(text):
+            brands.update(w.lower() for w in re.findall(r"[\w&'-]+", m.group(1))[:3])
+        brands.update(m.group(1).lower() for m in _BRAND_URL.finditer(text))
+    brands = {b for b in brands if len(b) >= 4 and b not in _BRAND_STOP}
+    # A word the episode uses far from any ad ('python' on a Python show) is its topic, not a brand.
+    far = [s.text.lower() for j, s in enumerate(sentences) if all(abs(j - i) > 12 for i in cues)]
+    return {b for b in brands if sum(b in text for text in far) <= 3}
+
+
+def _weak_cues(text: str) -> int:
+    return sum(1 for pattern in _SPONSOR_WEAK if pattern.search(text))
+
+
+def _is_cue(sentence: Sentence) -> bool:
+    return bool(_SPONSOR.search(sentence.text)) or _weak_cues(sentence.text) >= 2
+
+
+def sponsor_spans(sentences: Sequence[Sentence]) -> list[tuple[int, int]]:
+    """Sponsor reads as [first, last] sentence index ranges, in order."""
+    cues = [i for i, s in enumerate(sentences) if _is_cue(s)]
+    brands = _brands(sentences, cues)
+    near = set(cues)
+    for i in cues:  # brand mentions near a cue by the same voice belong to the read
+        for j in range(max(0, i - 12), min(len(sentences), i + 13)):
+            s = sentences[j]
+            if (s.speaker == sentences[i].speaker and abs(s.start - sentences[i].start) <= 90
+                    and any(b in s.text.lower() for b in brands)):
+                near.add(j)
+    blocks: list[list[int]] = []
+    for i in sorted(near):
+        if blocks and i - blocks[-1][1] <= BLOCK_GAP_SENTENCES and \
+                sentences[i].start - sentences[blocks[-1][1]].end <= BLOCK_GAP_SECONDS:
+            blocks[-1][1] = i
+        else:
+            blocks.append([i, i])
+    spans = []
+    for first, last in blocks:
+        if first > 0 and _LEAD_IN.search(sentences[first - 1].text) and \
+                sentences[first - 1].speaker == sentences[first].speaker:
+            first -= 1
+        while (last + 1 < len(sentences) and last - first < 40
+               and _continues_read(sentences[last], sentences[last + 1], brands)):
+            last += 1
+        spans.append((first, last))
+    return spans
+
+
+def _continues_read(prev: Sentence, nxt: Sentence, brands: set[str]) -> bool:
+    """Ad copy right after a read, by the same voice: names the brand or carries a weak cue."""
+    if nxt.speaker != prev.speaker or nxt.start - prev.end > 20:
+        return False
+    return _weak_cues(nxt.text) > 0 or any(b in nxt.text.lower() for b in brands)
+
+
+def sponsor_mask(sentences: Sequence[Sentence]) -> list[bool]:
+    """For each sentence, whether it is part of a sponsor read."""
+    mask = [False] * len(sentences)
+    for first, last in sponsor_spans(sentences):
+        for i in range(first, last + 1):
+            mask[i] = True
+    return mask
+
+
+def drop_sponsor_segments(segments: Sequence[Segment]) -> tuple[Segment, ...]:
+    """The segments without sponsor reads: a segment goes when half of it lies inside a read."""
+    sentences = split_sentences(segments)
+    windows = [(sentences[a].start, sentences[b].end) for a, b in sponsor_spans(sentences)]
+    if not windows:
+        return tuple(segments)
+    kept = []
+    for seg in segments:
+        length = seg.end - seg.start
+        if length <= 0:
+            inside = any(a <= seg.start <= b for a, b in windows)
+        else:
+            covered = sum(max(0.0, min(seg.end, b) - max(seg.start, a)) for a, b in windows)
+            inside = covered >= 0.5 * length
+        if not inside:
+            kept.append(seg)
+    return tuple(kept)

@@ -1,0 +1,114 @@
+"""Filler detection: sponsor reads (whole reads, not just cue sentences), intros, outros, questions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.insights.filler import drop_sponsor_segments, filler_reasons, is_question
+from core.models import Segment
+from tests.eval.loaders import load_transcript
+
+
+@pytest.mark.parametrize("text", [
+    "This episode is brought to you by Ledgerly.",
+    "Support for this podcast comes from Acme Insurance.",
+    "Use code CAST for 20% off your first order.",
+    "Get fifteen percent off with code NIGHTSHIFT at dreamwell.com.",
+    "Start your free trial at pagerly.dev/oncall.",
+    "go to brightblade dot com slash kitchenlab and use code lab",
+    "Thanks to Notion for sponsoring today's episode.",
+    "Visit example.com/podcast and sign up today.",
+])
+def test_sponsor_cues_are_recognised(text: str) -> None:
+    assert "sponsor" in filler_reasons(text)
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("Hey everybody, welcome back to The Money Hour.", "intro"),
+    ("I'm your host, Michael Kennedy.", "intro"),
+    ("My guest today is Marcus Bell, a mechanical engineer.", "intro"),
+    ("Thanks so much for listening, and see you next week.", "outro"),
+    ("Please rate and review us on Apple Podcasts.", "outro"),
+    ("If you liked it, leave us a five-star review.", "outro"),
+    ("Thanks so much for having me.", "greeting"),
+    ("Hi everyone.", "greeting"),
+    ("Ha, speak for yourself.", "banter"),
+    ("Coming up after the break, the one thing she'd change.", "teaser"),
+    ("And we're back.", "teaser"),
+    ("Today we're going to talk about index funds.", "self_reference"),
+    ("In this episode we look at heat pumps.", "self_reference"),
+    ("Join our Patreon at patreon.com/gridtalk for bonus episodes.", "call_to_action"),
+    ("Where can people find you?", "question"),
+])
+def test_filler_reasons_name_what_makes_a_passage_filler(text: str, reason: str) -> None:
+    assert reason in filler_reasons(text)
+
+
+@pytest.mark.parametrize("text", [
+    "A one percent annual fee eats roughly a quarter of your final balance over thirty years.",
+    "Caffeine has a half-life of about five to six hours, so an afternoon coffee is still there at ten.",
+    "If nobody complains about your price, your price is too low.",
+    "Printing didn't take sides; it amplified whoever could produce texts people wanted to buy.",
+    "The free market rewarded the cheapest producer, because buyers could not tell quality apart.",
+    "Detection time and diagnosis time are usually much longer than repair time.",
+])
+def test_genuine_insights_carry_no_filler_reason(text: str) -> None:
+    assert filler_reasons(text) == []
+
+
+@pytest.mark.parametrize(("text", "asks"), [
+    ("Why do I always wake up at four?", True),
+    ("what do you think about the spreaker thing", True),
+    ("do you have an opinion on target-date funds", True),
+    ("what you want to do is salt it forty minutes early", False),
+    ("how you store the data matters more than the model.", False),
+    ("Tell me about your yoga teacher.", True),
+])
+def test_questions_are_recognised_with_or_without_punctuation(text: str, asks: bool) -> None:
+    assert is_question(text) is asks
+
+
+def _show(lines: list[str], speaker: str = "Host") -> list[Segment]:
+    return [Segment(i * 5.0, i * 5.0 + 4.5, line, speaker) for i, line in enumerate(lines)]
+
+
+READ = [
+    "That is why fees matter so much over decades.",
+    "Okay, quick break.",
+    "This episode is brought to you by Ledgerly.",
+    "Ledgerly is the budgeting app that talks to all of your bank accounts.",
+    "I've been using it for a year and it changed how I plan my month.",
+    "Go to ledgerly.com/money and use code MONEY for 30% off.",
+    "That's ledgerly.com/money.",
+    "Now, back to automatic enrollment, which doubles participation.",
+]
+
+
+def test_drop_sponsor_segments_removes_the_whole_read_and_keeps_the_talk_around_it() -> None:
+    kept = drop_sponsor_segments(_show(READ))
+    assert isinstance(kept, tuple)
+    assert [s.text for s in kept] == [READ[0], READ[7]]
+
+
+def test_transcripts_without_a_read_are_returned_unchanged() -> None:
+    segments = _show(READ[:1] + READ[7:])
+    assert drop_sponsor_segments(segments) == tuple(segments)
+    assert drop_sponsor_segments([]) == ()
+
+
+def test_a_product_named_in_normal_talk_far_from_the_read_is_kept() -> None:
+    lines = READ + [f"We compared notes on budgeting {i} times." for i in range(14)] + [
+        "Ledgerly and its rivals all import transactions the same way, which is why the totals match."]
+    kept = [s.text for s in drop_sponsor_segments(_show(lines))]
+    assert lines[-1] in kept and READ[3] not in kept
+
+
+def test_a_real_mid_roll_with_a_number_in_it_is_dropped(corpus: Path) -> None:
+    segments = load_transcript(corpus / "long-transcripts" / "talkpython_367_pyscript.vtt")
+    kept = " ".join(s.text for s in drop_sponsor_segments(segments))
+    assert "over 90% of startups will go out of business" not in kept
+    assert "Founders Hub" not in kept
+    assert "You come from the language, you stay for the community." in kept
+    assert "JavaScript doesn't have integers" in kept
