@@ -261,7 +261,10 @@ class TinyDBStore:
     async def delete_blob(self, name: str) -> None:
         """Remove a blob (no error if absent)."""
         path = self._blob_path(name)
-        await asyncio.to_thread(path.unlink, missing_ok=True)
+        try:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+        except OSError as exc:
+            raise StoreError(f"The file {name} could not be removed: {_reason(exc)}.") from exc
 
     def _blob_path(self, name: str) -> Path:
         self._check_open()
