@@ -307,7 +307,7 @@ class FakeTelegramApi:
         msg = {"message_id": next(self._message_ids), "date": int(time.time()),
                "chat": self.chat(chat_id), "from": {**user_json(BOT_ID, "Castfive", is_bot=True),
                                                      "username": BOT_USERNAME}, **content}
-        if params.get("reply_markup"):
+        if "inline_keyboard" in (params.get("reply_markup") or {}):  # only these come back
             msg["reply_markup"] = params["reply_markup"]
         reply = params.get("reply_parameters") or {}
         if reply.get("message_id") and (chat_id, reply["message_id"]) in self.messages:
@@ -322,8 +322,10 @@ class FakeTelegramApi:
         key = (int(params["chat_id"]), int(params["message_id"]))
         msg = self.messages[key]
         msg.update(text=params["text"], edit_date=int(time.time()))
-        if "reply_markup" in params:
+        if "inline_keyboard" in (params.get("reply_markup") or {}):
             msg["reply_markup"] = params["reply_markup"]
+        else:
+            msg.pop("reply_markup", None)
         return msg
 
     async def _m_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
