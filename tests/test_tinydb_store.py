@@ -317,12 +317,22 @@ async def test_both_files_broken_keeps_them_aside_and_starts_empty_with_an_error
     await s.close()
 
 
-async def test_valid_json_of_the_wrong_shape_counts_as_damaged(tmp_path: Path, caplog) -> None:
-    (tmp_path / "castfive.json").write_text('{"feeds": [1, 2, 3]}')
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [('{"feeds": [1, 2, 3]}', "not an object"),
+     ('{"feeds": {"1": {"key": "f", "doc": {"x": NaN}}}}', "not valid JSON"),
+     ('{"feeds": {"1": {"key": "f", "doc": {}}, "2": {"key": "f", "doc": {}}}}', "twice"),
+     ("", "empty file")],
+)
+async def test_a_database_file_we_could_not_have_written_counts_as_damaged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, content: str, reason: str
+) -> None:
+    (tmp_path / "castfive.json").write_text(content)
     with caplog.at_level(logging.ERROR):
         s = await reopen(tmp_path)
     assert await s.all("feeds") == []
-    assert any("not an object" in r.getMessage() for r in caplog.records)
+    assert any(reason in r.getMessage() for r in caplog.records)
+    assert len(list(tmp_path.glob("castfive.json.corrupt-*"))) == 1
     await s.close()
 
 

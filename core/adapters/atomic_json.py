@@ -186,11 +186,15 @@ def _read_state(path: Path) -> dict[str, dict[str, Any]] | DamagedFile | None:
     if not raw.strip():
         return DamagedFile("empty file")
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         return DamagedFile(f"not valid JSON: {exc}")
     problem = _shape_problem(data)
     return DamagedFile(problem) if problem else data
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN and Infinity: we never write them
 
 
 def _shape_problem(data: Any) -> str:
