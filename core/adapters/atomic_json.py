@@ -80,9 +80,11 @@ class AtomicJSONStorage(Storage):
         self._texts: dict[str, dict[str, tuple[object, str]]] = {}
 
     def read(self) -> dict[str, dict[str, Any]]:
+        """The whole database, from memory."""
         return self._data
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
+        """Take TinyDB's new state; it reaches the disk at the next `flush`, with its group."""
         self._data = data
         self._dirty = True
 
