@@ -11,6 +11,9 @@ from dataclasses import replace
 
 from core.models import Segment
 
+# [hours:][minutes:]seconds[.,fraction]; the lazy hours group lets '3:44' mean minutes.
+# Digit counts are capped: int() refuses strings past 4300 digits, and no episode runs that long.
+_CLOCK = re.compile(r"^(?:(\d{1,6}):)??(?:(\d{1,6}):)?(\d{1,9})(?:[.,](\d{1,9}))?$", re.ASCII)
 _TIMING = re.compile(r"^\s*(\S+?)\s*-->\s*(\S+)")
 _TAG = re.compile(r"<[^<>]*>")
 _SPACE = re.compile(r"\s+")
@@ -26,23 +29,15 @@ TURN_MARK = re.compile(r"^(?:>>|-\s)\s*")
 
 def parse_clock(text: str) -> float | None:
     """'01:02:03.5', '3:44.100', '00:00:04,799', '0.860' -> seconds; None when not a time."""
-    parts = text.strip().split(":")
-    if not 1 <= len(parts) <= 3:
+    match = _CLOCK.match(text.strip())
+    if not match:
         return None
-    *whole, last = parts
-    seconds_text = last.replace(",", ".", 1)
-    head, _, fraction = seconds_text.partition(".")
-    if not _digits(head) or (fraction and not _digits(fraction)):
+    hours, minutes, seconds, fraction = match.groups()
+    if minutes is not None and (len(seconds) > 2 or int(seconds) > 59):
         return None
-    if not all(_digits(p) for p in whole):
+    if hours is not None and int(minutes) > 59:
         return None
-    if whole and (len(head) > 2 or int(head) > 59):
-        return None
-    if len(whole) == 2 and int(whole[1]) > 59:
-        return None
-    total = float(seconds_text)
-    for scale, unit in zip((60, 3600), reversed(whole), strict=False):
-        total += int(unit) * scale
+    total = float(f"{seconds}.{fraction or 0}") + 60 * int(minutes or 0) + 3600 * int(hours or 0)
     return total if math.isfinite(total) else None
 
 
@@ -55,11 +50,6 @@ def parse_timing_line(line: str) -> tuple[float, float] | None:
     if start is None or end is None or end < start:
         return None
     return start, end
-
-
-def _digits(text: str) -> bool:
-    # ASCII only: str.isdigit() also accepts '²', which int() then refuses.
-    return text.isascii() and text.isdigit()
 
 
 def strip_tags(text: str) -> str:

@@ -54,13 +54,13 @@ TIMED = frozenset({JSON, VTT, SRT})
 
 def normalise_mime(mime_type: str | None, url: str | None = None) -> str:
     """A canonical type ('text/vtt; charset=utf-8' -> 'text/vtt'), from the URL's extension when
-    the declared type is missing, generic or unknown; UNKNOWN when neither says."""
+    the declared type is missing, generic or unknown; else the cleaned type, or UNKNOWN if none."""
     declared = (mime_type or "").split(";", 1)[0].strip().lower()
     known = _ALIASES.get(declared)
     if known is not None and known != TEXT:
         return known
     # text/plain is what many servers send for anything: a .vtt or .srt URL says more.
-    return _from_extension(url) or known or UNKNOWN
+    return _from_extension(url) or known or declared or UNKNOWN
 
 
 def mime_for(link: TranscriptLink) -> str:
