@@ -1,0 +1,116 @@
+"""A per-day (UTC) token and cost budget for language-model calls, persisted in the store."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from core.config import LLMSettings
+from core.errors import BudgetExhaustedError
+from core.ports import LLM, Clock, LLMReply, Store
+
+log = logging.getLogger(__name__)
+
+TABLE = "llm_budget"
+CHARS_PER_TOKEN = 4  # rough, provider-independent estimate; real usage is charged afterwards
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count for text (about four characters a token)."""
+    return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+
+
+@dataclass(frozen=True)
+class DaySpend:
+    """What one UTC day's calls have used so far."""
+
+    date: str
+    tokens: int = 0
+    cost_usd: float = 0.0
+    calls: int = 0
+
+
+class LLMBudget:
+    """Refuses calls once today's token or cost cap is spent; caps of 0 or less mean no cap.
+
+    Share one instance between every user of the model so its lock serialises the books.
+    """
+
+    def __init__(self, store: Store, clock: Clock, settings: LLMSettings) -> None:
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+        self._lock = asyncio.Lock()
+
+    def _today(self) -> str:
+        return self.clock.now().date().isoformat()
+
+    async def spent_today(self) -> DaySpend:
+        """Today's spend (zero when nothing was called yet)."""
+        date = self._today()
+        doc = await self.store.get(TABLE, date)
+        if doc is None:
+            return DaySpend(date)
+        return DaySpend(date, int(doc.get("tokens", 0)), float(doc.get("cost_usd", 0.0)),
+                        int(doc.get("calls", 0)))
+
+    async def ensure_room(self, tokens_needed: int) -> None:
+        """Raise BudgetExhaustedError when a call of about `tokens_needed` would pass a cap."""
+        spent = await self.spent_today()
+        token_cap, cost_cap = self.settings.daily_token_budget, self.settings.daily_cost_budget_usd
+        over_tokens = token_cap > 0 and spent.tokens + tokens_needed > token_cap
+        over_cost = cost_cap > 0 and spent.cost_usd >= cost_cap
+        if not (over_tokens or over_cost):
+            return
+        resume = self.next_reset()
+        log.warning(
+            "llm budget spent for %s: tokens=%d/%d cost=%.4f/%.2f USD; next call after %s",
+            spent.date, spent.tokens, token_cap, spent.cost_usd, cost_cap, resume.isoformat(),
+        )
+        error = BudgetExhaustedError(
+            "Today's language-model budget is spent; extraction resumes after midnight UTC."
+        )
+        error.retry_at = resume  # type: ignore[attr-defined]  # lets the pipeline schedule it
+        raise error
+
+    def next_reset(self) -> datetime:
+        """When the budget starts afresh: the next UTC midnight."""
+        now = self.clock.now()
+        return datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=now.tzinfo)
+
+    async def charge(self, reply: LLMReply, estimated_tokens: int = 0) -> DaySpend:
+        """Add a reply's tokens and cost to today's books (estimate when usage is missing)."""
+        tokens = reply.prompt_tokens + reply.completion_tokens
+        if tokens <= 0:
+            tokens = estimated_tokens + estimate_tokens(reply.text)
+        async with self._lock:
+            spent = await self.spent_today()
+            updated = DaySpend(spent.date, spent.tokens + tokens,
+                               round(spent.cost_usd + max(0.0, reply.cost_usd), 6), spent.calls + 1)
+            await self.store.put(TABLE, updated.date, {
+                "date": updated.date, "tokens": updated.tokens,
+                "cost_usd": updated.cost_usd, "calls": updated.calls,
+            })
+        return updated
+
+
+class BudgetedLLM:
+    """The LLM port wrapped with a budget: checks before each call, charges after it."""
+
+    def __init__(self, llm: LLM, budget: LLMBudget) -> None:
+        self.inner = llm
+        self.budget = budget
+        self.model = llm.model
+
+    async def complete(
+        self, messages: Sequence[Mapping[str, str]], *, max_tokens: int, json_mode: bool = False
+    ) -> LLMReply:
+        """One completion within today's budget; raises BudgetExhaustedError when it is spent."""
+        prompt_tokens = sum(estimate_tokens(m.get("content", "")) for m in messages)
+        await self.budget.ensure_room(prompt_tokens + max_tokens)
+        reply = await self.inner.complete(messages, max_tokens=max_tokens, json_mode=json_mode)
+        await self.budget.charge(reply, estimated_tokens=prompt_tokens)
+        return reply
