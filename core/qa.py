@@ -1,0 +1,184 @@
+"""Follow-up answers grounded in the episode transcript, citing [mm:ss] stamps.
+
+With a language model the answer is written from retrieved passages only, and every stamp it
+cites is checked; without one (or when it fails) the best passages are quoted as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import replace
+
+from core.config import LLMSettings
+from core.errors import LLMError, ValidationError
+from core.insights.llm_reply import parse_stamp
+from core.insights.prompts import answer_messages, new_fence
+from core.models import Answer, Citation, Insight, Transcript, Turn
+from core.ports import LLM
+from core.retrieval import Passage, PassageIndex, build_passages, excerpt, terms
+from core.timeutil import format_timestamp
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 500
+AROUND_S = 90.0  # context kept on both sides of the insight
+TOP_K = 4
+MIN_SCORE = 1.5  # BM25 score below which a passage is not about the question (measured)
+MAX_CONTEXT_CHARS = 12_000
+MAX_ANSWER_TOKENS = 600
+MAX_ANSWER_CHARS = 2_000
+HISTORY_TURNS = 3
+INTRO = "Here is what the episode says about that:"
+NOT_COVERED = "The episode does not seem to cover that. Here is what it says around this insight:"
+_CITED = re.compile(r"\s?\[((?:\d{1,2}:)?\d{1,3}:\d{2})\]")
+_MARKER = re.compile(r"<<<[^<>]{0,80}>>>")
+
+
+def clean_question(question: str) -> str:
+    """The question with whitespace collapsed; ValidationError when empty or too long."""
+    cleaned = " ".join(question.split())
+    if not cleaned:
+        raise ValidationError("Please type a question about the insight.")
+    if len(cleaned) > MAX_QUESTION_CHARS:
+        raise ValidationError(f"Please keep questions under {MAX_QUESTION_CHARS} characters.")
+    return cleaned
+
+
+class Answerer:
+    """Answers follow-up questions about an insight from its episode's transcript."""
+
+    def __init__(self, llm: LLM | None, settings: LLMSettings) -> None:
+        self.llm = llm
+        self.settings = settings
+        self._indexes: OrderedDict[tuple[str, int, str], PassageIndex] = OrderedDict()
+
+    async def answer(
+        self, insight: Insight, transcript: Transcript, question: str, history: Sequence[Turn] = (),
+        show_title: str = "", episode_title: str = "",
+    ) -> Answer:
+        """A grounded answer with citations; grounded=False when the episode does not cover it."""
+        question = clean_question(question)
+        index = self._index(transcript)
+        query = terms(question) + (terms(history[-1].question) if history else [])
+        ranked = [(p, s) for p, s in index.search(query, k=TOP_K) if s >= MIN_SCORE]
+        near = index.around(insight.start, insight.end, AROUND_S)
+        base = Answer(insight.id, question, "", show_title=show_title, episode_title=episode_title)
+        if self.llm is not None:
+            try:
+                return await self._with_llm(base, insight, question, history, near, ranked)
+            except LLMError as exc:
+                log.warning("answer falls back to quoting passages: insight=%s reason=%s",
+                            insight.id, exc)
+        return self._quoted(base, insight, index, query, ranked)
+
+    def _index(self, transcript: Transcript) -> PassageIndex:
+        """The passage index of a transcript, kept for the last few episodes asked about."""
+        key = (transcript.episode_id, len(transcript.segments), transcript.source)
+        index = self._indexes.pop(key, None) or PassageIndex(build_passages(transcript.segments))
+        self._indexes[key] = index
+        while len(self._indexes) > 8:
+            self._indexes.popitem(last=False)
+        return index
+
+    # --- without a model: quote the best passages -----------------------------------------------
+
+    def _quoted(
+        self, base: Answer, insight: Insight, index: PassageIndex, query: list[str],
+        ranked: list[tuple[Passage, float]],
+    ) -> Answer:
+        top = ranked[0][1] if ranked else 0.0
+        chosen = [p for p, s in ranked if s >= 0.5 * top][:3]
+        grounded = bool(chosen)
+        if not chosen:
+            nearest = index.at(insight.start)
+            chosen = [nearest] if nearest else []
+        chosen.sort(key=lambda p: p.start)
+        citations = tuple(
+            Citation(p.start, p.end, excerpt(p.text, query or terms(insight.quote))) for p in chosen
+        )
+        lines = [INTRO if grounded else NOT_COVERED]
+        lines += [f"[{format_timestamp(c.start)}] “{c.text}”" for c in citations]
+        return replace(base, text="\n\n".join(lines), citations=citations, grounded=grounded)
+
+    # --- with a model: written from the passages only, citations checked ---------------------
+
+    async def _with_llm(
+        self, base: Answer, insight: Insight, question: str, history: Sequence[Turn],
+        near: list[Passage], ranked: list[tuple[Passage, float]],
+    ) -> Answer:
+        llm = self.llm
+        assert llm is not None  # only called when a model is configured
+        passages = _context(near, [p for p, _ in ranked])
+        stamps = {format_timestamp(p.start): p for p in passages}
+        recent = [(t.question, t.answer) for t in history[-HISTORY_TURNS:]]
+        fence = new_fence(question, insight.text, insight.quote,
+                          *(p.text for p in passages), *(q + a for q, a in recent))
+        messages = answer_messages(
+            insight_text=insight.text, quote=insight.quote,
+            passages=[(stamp, p.text) for stamp, p in stamps.items()], history=recent,
+            question=question, show_title=base.show_title, episode_title=base.episode_title,
+            fence=fence,
+        )
+        reply = await llm.complete(
+            messages, max_tokens=min(MAX_ANSWER_TOKENS, self.settings.max_output_tokens),
+            json_mode=True,
+        )
+        text, covered = _read_answer(reply.text)
+        text, cited = _check_citations(text, passages)
+        if covered and not cited:
+            raise LLMError("The model's answer cites nothing from the episode.")
+        citations = tuple(
+            Citation(p.start, p.end, excerpt(p.text, terms(question))) for p in cited
+        )
+        return replace(base, text=text, citations=citations, grounded=covered)
+
+
+def _context(near: list[Passage], relevant: list[Passage]) -> list[Passage]:
+    """Passages around the insight and about the question, in time order, within the cap."""
+    chosen: dict[int, Passage] = {}
+    size = 0
+    for passage in [*relevant, *near]:  # the question's passages first: they matter most
+        if passage.index in chosen or size + len(passage.text) > MAX_CONTEXT_CHARS:
+            continue
+        chosen[passage.index] = passage
+        size += len(passage.text)
+    return sorted(chosen.values(), key=lambda p: p.start)
+
+
+def _read_answer(text: str) -> tuple[str, bool]:
+    """The answer text and whether the model says the episode covers it; LLMError if unusable."""
+    body = text.strip().removeprefix("```json").removeprefix("```").removesuffix("```").strip()
+    try:
+        doc = json.loads(body)
+    except (json.JSONDecodeError, RecursionError):
+        raise LLMError("The model's answer was not the JSON asked for.") from None
+    if not isinstance(doc, dict):
+        raise LLMError("The model's answer was not a JSON object.")
+    answer, covered = doc.get("answer"), doc.get("covered")
+    if not isinstance(answer, str) or not answer.strip() or not isinstance(covered, bool):
+        raise LLMError('The model\'s answer lacked "answer" text or a true/false "covered".')
+    answer = _MARKER.sub("", answer).strip()
+    if len(answer) > MAX_ANSWER_CHARS:
+        answer = answer[: MAX_ANSWER_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    return answer, covered
+
+
+def _check_citations(text: str, passages: list[Passage]) -> tuple[str, list[Passage]]:
+    """The text without stamps that match no given passage, and the passages it does cite."""
+    cited: dict[int, Passage] = {}
+
+    def keep(match: re.Match[str]) -> str:
+        seconds = parse_stamp(match.group(1))
+        passage = next((p for p in passages if seconds is not None
+                        and int(p.start) <= seconds <= max(p.end, p.start + 1)), None)
+        if passage is None:
+            return ""  # an invented stamp: strip it rather than send listeners nowhere
+        cited.setdefault(passage.index, passage)
+        return match.group(0)
+
+    checked = _CITED.sub(keep, text)
+    return checked.strip(), sorted(cited.values(), key=lambda p: p.start)

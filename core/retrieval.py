@@ -1,0 +1,169 @@
+"""Transcript passages of about 30-60 s and BM25 search over them, for grounded answers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rank_bm25 import BM25Okapi
+
+from core.insights.provenance import normalise_words
+from core.models import Segment
+
+TARGET_S = 40.0  # a passage closes once it is this long...
+MAX_S = 60.0  # ...and never grows past this (long segments are split)
+MAX_CHARS = 1200
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are aren as at be because been before
+    being below between both but by can cant could couldnt did didnt do does doesnt doing dont
+    down during each few for from further get got had hadnt has hasnt have havent having he hed
+    her here hers herself him himself his how i id ill im ive if in into is isnt it its itself
+    just know let lets like me more most mustnt my myself no nor not now of off oh ok okay on once
+    only or other ought our ours ourselves out over own really right said same say says shant she
+    should shouldnt so some such tell than that thats the their theirs them themselves then there
+    theres these they theyd theyll theyre theyve thing things think this those through to too
+    under until up um uh us very was wasnt we wed well were weve werent what whats when where which
+    while who whos whom why will with wont would wouldnt yeah yes you youd youll your youre yours
+    yourself yourselves youve episode podcast talk talked mention mentioned""".split()
+)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def terms(text: str) -> list[str]:
+    """Search terms of a text: normalised, lightly stemmed words without stopwords."""
+    return [_stem(w) for w in normalise_words(text) if w not in STOPWORDS and len(w) > 1]
+
+
+def _stem(word: str) -> str:
+    """A crude English suffix strip, so "transcripts" finds "transcript" (same for both sides)."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 5 and word.endswith("ing"):
+        return word[:-3]
+    if len(word) > 4 and word.endswith("ed"):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A stretch of transcript, with speaker names where the speaker changes."""
+
+    index: int
+    start: float
+    end: float
+    text: str
+
+
+def build_passages(segments: Sequence[Segment]) -> list[Passage]:
+    """Consecutive segments grouped into passages of about TARGET_S (at most MAX_S) seconds."""
+    passages: list[Passage] = []
+    parts: list[str] = []
+    start = end = 0.0
+    speaker: str | None = None
+
+    def close() -> None:
+        if parts:
+            passages.append(Passage(len(passages), start, max(end, start), " ".join(parts)))
+
+    for segment in _pieces(segments):
+        text = " ".join(segment.text.split())
+        if not text:
+            continue
+        too_long = parts and (segment.end - start > MAX_S
+                              or sum(len(p) + 1 for p in parts) + len(text) > MAX_CHARS)
+        if too_long:
+            close()
+            parts, speaker = [], None
+        if not parts:
+            start = segment.start
+        if segment.speaker and segment.speaker != speaker:
+            text = f"{segment.speaker}: {text}"
+        speaker = segment.speaker
+        parts.append(text)
+        end = max(end, segment.end, segment.start)
+        if end - start >= TARGET_S:
+            close()
+            parts, speaker = [], None
+    close()
+    return passages
+
+
+def _pieces(segments: Sequence[Segment]) -> list[Segment]:
+    """Segments, the over-long ones split by words into MAX_S-sized pieces."""
+    out: list[Segment] = []
+    for segment in segments:
+        words = segment.text.split()
+        span = segment.end - segment.start
+        chunks = max(int(span // MAX_S) + 1, len(segment.text) // MAX_CHARS + 1)
+        if chunks <= 1 or len(words) < 2:
+            out.append(segment)
+            continue
+        size = -(-len(words) // chunks)
+        for first in range(0, len(words), size):
+            last = min(len(words), first + size)
+            out.append(Segment(segment.start + span * first / len(words),
+                               segment.start + span * last / len(words),
+                               " ".join(words[first:last]), segment.speaker))
+    return out
+
+
+class PassageIndex:
+    """BM25 over one transcript's passages."""
+
+    def __init__(self, passages: Sequence[Passage]) -> None:
+        self.passages = list(passages)
+        tokenised = [terms(p.text) for p in self.passages]
+        self._bm25 = BM25Okapi(tokenised) if any(tokenised) else None
+
+    def search(self, query: Sequence[str], k: int = 4) -> list[tuple[Passage, float]]:
+        """Up to `k` passages with a positive score for the query terms, best first."""
+        if self._bm25 is None or not query:
+            return []
+        scores = self._bm25.get_scores(list(query))
+        ranked = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+        return [(self.passages[i], float(scores[i])) for i in ranked[:k] if scores[i] > 0]
+
+    def around(self, start: float, end: float, margin: float) -> list[Passage]:
+        """Passages overlapping [start - margin, end + margin], in time order."""
+        lo, hi = start - margin, max(start, end) + margin
+        return [p for p in self.passages if p.end >= lo and p.start <= hi]
+
+    def at(self, moment: float) -> Passage | None:
+        """The passage playing at `moment` (or the nearest one)."""
+        if not self.passages:
+            return None
+        return min(self.passages, key=lambda p: 0.0 if p.start <= moment <= p.end
+                   else min(abs(p.start - moment), abs(p.end - moment)))
+
+
+def excerpt(text: str, query: Sequence[str], limit: int = 300) -> str:
+    """The sentences of `text` that best match `query`, at most about `limit` characters."""
+    if len(text) <= limit:
+        return text
+    sentences = [s for s in _SENTENCE.split(text) if s]
+    wanted = set(query)
+    hits = [sum(w in wanted for w in normalise_words(s)) for s in sentences]
+    best = max(range(len(sentences)), key=lambda i: (hits[i], -i))
+    first = last = best
+    size = len(sentences[best])
+    while True:  # grow around the best sentence while it fits
+        grown = False
+        if last + 1 < len(sentences) and size + len(sentences[last + 1]) + 1 <= limit:
+            last += 1
+            size += len(sentences[last]) + 1
+            grown = True
+        if first > 0 and size + len(sentences[first - 1]) + 1 <= limit:
+            first -= 1
+            size += len(sentences[first]) + 1
+            grown = True
+        if not grown:
+            break
+    chosen = " ".join(sentences[first : last + 1])
+    if len(chosen) > limit:
+        chosen = chosen[: limit - 1].rsplit(" ", 1)[0] + "…"
+    return ("…" if first > 0 else "") + chosen + ("…" if last + 1 < len(sentences) else "")
