@@ -7,9 +7,9 @@ through `html.escape` here and nowhere else, so handlers never build markup by h
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Sequence
-import math
 from datetime import date, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -76,8 +76,8 @@ def render_item_html(item: DigestItem, local_date: str | None = None) -> str:
     ins = item.insight
     lines: list[str] = []
     if item.position == 1 and local_date:
-        lines += [f"<b>Your Castfive for {esc(format_local_date(local_date))} · "
-                  f"{item.position}/{item.total}</b>", ""]
+        lines += [(f"<b>Your Castfive for {esc(format_local_date(local_date))} · "
+                   f"{item.position}/{item.total}</b>"), ""]
     else:
         lines.append(f"<b>{item.position}/{item.total}</b>")
     lines.append(f"💡 {esc(ins.text)}")
@@ -102,8 +102,8 @@ def render_item_plain(item: DigestItem, local_date: str | None = None) -> str:
     ins = item.insight
     lines: list[str] = []
     if item.position == 1 and local_date:
-        lines += [f"Your Castfive for {format_local_date(local_date)} · "
-                  f"{item.position}/{item.total}", ""]
+        lines += [(f"Your Castfive for {format_local_date(local_date)} · "
+                   f"{item.position}/{item.total}"), ""]
     else:
         lines.append(f"{item.position}/{item.total}")
     lines.append(f"💡 {ins.text}")

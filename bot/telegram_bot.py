@@ -12,23 +12,46 @@ import warnings
 from datetime import timedelta
 
 from telegram import (
-    BotCommand, BotCommandScopeAllChatAdministrators, BotCommandScopeAllGroupChats, ForceReply,
-    InlineKeyboardMarkup, InputFile, LinkPreviewOptions, Message, Update,
+    BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllGroupChats,
+    ForceReply,
+    InlineKeyboardMarkup,
+    InputFile,
+    LinkPreviewOptions,
+    Message,
+    Update,
 )
 from telegram.constants import ChatAction, ChatMemberStatus, ChatType, ParseMode
 from telegram.error import (
-    BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError,
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
 )
 from telegram.warnings import PTBDeprecationWarning
-from telegram.ext import (
-    AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, ChatMemberHandler,
-    CommandHandler, ContextTypes, MessageHandler, filters,
-)
 
 from bot import render_telegram as rt
 from bot.render import split_message
 from core.errors import (
-    CastfiveError, NotFoundError, PermissionDeniedError, RateLimitedError, ValidationError,
+    CastfiveError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ValidationError,
 )
 from core.models import DigestItem, OutcomeKind, SendOutcome, Subscriber
 from core.ports import CastfiveApi, Clock, MessageRef
@@ -43,6 +66,7 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 # Telegram says these when the chat is gone for good or we may no longer write to it.
 _GONE_HINTS = ("chat not found", "not enough rights", "have no rights", "chat_write_forbidden",
                "need administrator rights", "bot was kicked", "user is deactivated")
+_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
 _EVERYONE = [BotCommand("today", "Today's five insights"), BotCommand("feeds", "Podcasts followed"),
              BotCommand("ask", "Ask about an insight: /ask ID question"),
              BotCommand("export", "Podcasts as an OPML file"), BotCommand("help", "What I can do")]
@@ -133,7 +157,7 @@ class TelegramAdapter:
         await bot.set_my_commands(_EVERYONE + _SETTINGS, scope=BotCommandScopeAllChatAdministrators())
         await self.app.start()
         await self.app.updater.start_polling(  # type: ignore[union-attr]
-            timeout=timedelta(seconds=self._poll_timeout), allowed_updates=Update.ALL_TYPES)
+            timeout=timedelta(seconds=self._poll_timeout), allowed_updates=_UPDATES)
         log.info("telegram bot @%s polling", bot.username)
 
     async def stop(self) -> None:
@@ -196,7 +220,7 @@ class TelegramAdapter:
 
     # --- helpers for handlers ------------------------------------------------------------------
 
-    async def _reply(self, update: Update, html: str, *, keyboard: object = None,
+    async def _reply(self, update: Update, html: str, *, keyboard: InlineKeyboardMarkup | None = None,
                      quote: bool | None = None, plain: str | None = None) -> Message:
         """Reply in HTML; if Telegram cannot parse it, the same words go out as plain text."""
         message = update.effective_message

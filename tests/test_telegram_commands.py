@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
+import pytest
 import pytest_asyncio
 
 from bot.telegram_bot import TelegramAdapter
@@ -234,3 +236,16 @@ async def test_plain_text_in_private_explains_how_to_ask(fake_telegram: FakeTele
                                                          adapter: TelegramAdapter) -> None:
     reply = await send(fake_telegram, "hello?")
     assert "reply to it" in reply["text"]
+
+
+async def test_the_token_never_reaches_the_logs(fake_telegram: FakeTelegramApi, api: FakeCastfiveApi,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    bot = TelegramAdapter(api, TOKEN, base_url=fake_telegram.base_url, poll_timeout=1)
+    await bot.start()
+    try:
+        await send(fake_telegram, "/start")
+    finally:
+        await bot.stop()
+    assert fake_telegram.calls("getMe") and "castfive_test_bot" in caplog.text
+    assert TOKEN not in caplog.text and TOKEN.split(":")[1] not in caplog.text

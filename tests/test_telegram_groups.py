@@ -10,7 +10,11 @@ import pytest_asyncio
 from bot.telegram_bot import TelegramAdapter
 from tests.fakes.fake_castfive_api import FakeCastfiveApi
 from tests.fakes.telegram_api import (  # noqa: F401
-    ANONYMOUS_ADMIN_ID, SERVICE_ID, TOKEN, FakeTelegramApi, fake_telegram,
+    ANONYMOUS_ADMIN_ID,
+    SERVICE_ID,
+    TOKEN,
+    FakeTelegramApi,
+    fake_telegram,
 )
 
 GROUP = -1001234567890
@@ -76,6 +80,16 @@ async def test_a_member_may_read_today_and_the_feeds(fake_telegram: FakeTelegram
     reply = await say(fake_telegram, "/feeds", MEMBER)
     assert "You follow no podcasts yet" in reply["text"]
     assert not fake_telegram.calls("getChatMember")
+
+
+async def test_commands_addressed_to_the_bot_by_name_work_in_groups(
+        fake_telegram: FakeTelegramApi, adapter: TelegramAdapter) -> None:
+    reply = await say(fake_telegram, "/help@castfive_test_bot", MEMBER)
+    assert "/today" in reply["text"]
+    mark = fake_telegram.mark()
+    fake_telegram.push_message(GROUP, "/help@some_other_bot", user_id=MEMBER)
+    await say(fake_telegram, "/feeds", MEMBER)
+    assert len([r for r in fake_telegram.requests[mark:] if r.method == "sendMessage"]) == 1
 
 
 async def test_a_member_may_not_remove_a_feed_with_its_button(

@@ -9,12 +9,19 @@ from datetime import datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from defusedxml import ElementTree
+from defusedxml import DefusedXmlException, ElementTree
 
 from core.errors import NotFoundError, RateLimitedError, ValidationError
 from core.ids import feed_id_for, insight_id_for
 from core.models import (
-    Answer, Citation, Digest, DigestItem, Feed, Insight, InsightKind, Subscriber,
+    Answer,
+    Citation,
+    Digest,
+    DigestItem,
+    Feed,
+    Insight,
+    InsightKind,
+    Subscriber,
 )
 from core.ports import AddFeedResult, Clock, ImportResult, MessageRef, SearchResult
 from core.timeutil import parse_hhmm, parse_zone
@@ -204,7 +211,7 @@ class FakeCastfiveApi:
         sub = self._sub(subscriber_id)
         try:
             root = ElementTree.fromstring(data)
-        except Exception:
+        except (ElementTree.ParseError, DefusedXmlException):
             raise ValidationError("That file is not OPML: export it again from your app.") from None
         added: list[Feed] = []
         failed: list[tuple[str, str]] = []
