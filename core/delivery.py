@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -47,6 +48,7 @@ class DeliveryService:
         settings: Settings,
         ports: Mapping[str, ChatPort],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
         max_concurrent: int = 64,
     ) -> None:
         self.repos = repos
@@ -58,8 +60,8 @@ class DeliveryService:
         self.history = SentHistory()
         self._history_loaded = False
         self._buckets = {
-            "telegram": TokenBucket(settings.delivery.telegram_messages_per_second),
-            "discord": TokenBucket(settings.delivery.discord_messages_per_second),
+            "telegram": TokenBucket(settings.delivery.telegram_messages_per_second, now=monotonic, sleep=sleep),
+            "discord": TokenBucket(settings.delivery.discord_messages_per_second, now=monotonic, sleep=sleep),
         }
         self._parallel = asyncio.Semaphore(max_concurrent)
         self._tick_lock = asyncio.Lock()

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 
 class TokenBucket:
     """At most `rate` acquisitions per second on average, with bursts up to `burst`."""
 
     def __init__(
-        self, rate: float, burst: float | None = None, now: Callable[[], float] = time.monotonic
+        self,
+        rate: float,
+        burst: float | None = None,
+        now: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
@@ -19,6 +23,7 @@ class TokenBucket:
         self.capacity = burst if burst is not None else max(1.0, rate)
         self._tokens = self.capacity
         self._now = now
+        self._sleep = sleep
         self._last = now()
         self._lock = asyncio.Lock()
 
@@ -29,10 +34,10 @@ class TokenBucket:
                 current = self._now()
                 self._tokens = min(self.capacity, self._tokens + (current - self._last) * self.rate)
                 self._last = current
-                if self._tokens >= 1:
+                if self._tokens >= 1 - 1e-9:  # tolerance: float refills may stop a hair short of 1
                     self._tokens -= 1
                     return
-                await asyncio.sleep((1 - self._tokens) / self.rate)
+                await self._sleep(max((1 - self._tokens) / self.rate, 1e-3))
 
     def pause(self, seconds: float) -> None:
         """Spend future tokens: the platform told us to back off for `seconds`."""
