@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
 
 from core.errors import TranscriptParseError
 from core.models import Chapter
-from core.transcripts.chapters import chapter_at, parse_chapters, parse_description_chapters, visible
+from core.transcripts.chapters import (
+    chapter_at,
+    parse_chapters,
+    parse_description_chapters,
+    visible,
+)
 
 DATA = Path(__file__).parent / "data" / "chapters"
 
@@ -68,7 +74,7 @@ def test_large_and_mostly_hidden_chapter_files(corpus: Path, name: str, count: i
     chapters = parse_chapters((corpus / "chapters" / name).read_bytes())
     assert len(chapters) == count
     assert len(visible(chapters)) == count - hidden
-    assert all(a.start <= b.start for a, b in zip(chapters, chapters[1:], strict=False))
+    assert all(a.start <= b.start for a, b in itertools.pairwise(chapters))
     assert all(c.end is not None for c in chapters[:-1])
 
 

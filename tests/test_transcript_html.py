@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def test_missing_first_cite_and_huge_lines_are_handled(transcripts: Path) -> Non
     inside = [s for s in segments if 74 <= s.start < 884]
     assert len(inside) > 100
     assert all(len(s.text) <= 400 for s in segments)
-    assert all(a.start <= b.start for a, b in zip(segments, segments[1:], strict=False))
+    assert all(a.start <= b.start for a, b in itertools.pairwise(segments))
 
 
 def test_speaker_label_colon_is_trimmed_and_missing_cite_keeps_the_last_speaker() -> None:

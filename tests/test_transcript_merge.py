@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from core.models import Segment
@@ -13,7 +14,9 @@ def words(*items: tuple[float, float, str]) -> list[Segment]:
 
 
 def test_word_level_segments_join_until_a_sentence_ends() -> None:
-    merged = merge_segments(words((0, 0.3, "Hello"), (0.3, 0.6, "there."), (0.7, 1.0, "Next"), (1.0, 1.4, "one.")))
+    merged = merge_segments(
+        words((0, 0.3, "Hello"), (0.3, 0.6, "there."), (0.7, 1.0, "Next"), (1.0, 1.4, "one."))
+    )
     assert [(s.start, s.end, s.text) for s in merged] == [(0.0, 0.6, "Hello there."), (0.7, 1.4, "Next one.")]
 
 
@@ -37,11 +40,13 @@ def test_no_segment_grows_past_max_chars() -> None:
 
 def test_lines_sharing_start_and_end_collapse_before_sentences_are_split() -> None:
     merged = merge_segments(
-        words((16.74, 21.27, "wild. And I don't see anything."), (16.74, 21.27, "That's an absolute joy for at"))
+        words(
+            (16.74, 21.27, "wild. And I don't see anything."), (16.74, 21.27, "That's an absolute joy for at")
+        )
     )
     assert [s.text for s in merged] == ["wild.", "And I don't see anything.", "That's an absolute joy for at"]
     assert merged[0].start == 16.74 and merged[-1].end == 21.27
-    assert all(a.end <= b.start + 1e-9 for a, b in zip(merged, merged[1:], strict=False))
+    assert all(a.end <= b.start + 1e-9 for a, b in itertools.pairwise(merged))
 
 
 def test_a_long_paragraph_is_split_at_sentences_with_times_shared_by_length() -> None:
@@ -65,22 +70,35 @@ def test_abbreviations_do_not_end_sentences() -> None:
 
 def test_whitespace_punctuation_and_blank_audio_never_stand_alone() -> None:
     merged = merge_segments(
-        words((0, 1, "Friday"), (1, 1, ","), (1, 1, "  "), (1.1, 2, "the"), (2, 2, "2nd"), (2, 2, "."), (3, 4, "[BLANK_AUDIO]"))
+        words(
+            (0, 1, "Friday"),
+            (1, 1, ","),
+            (1, 1, "  "),
+            (1.1, 2, "the"),
+            (2, 2, "2nd"),
+            (2, 2, "."),
+            (3, 4, "[BLANK_AUDIO]"),
+        )
     )
     assert [s.text for s in merged] == ["Friday, the 2nd."]
 
 
 def test_turn_marks_split_unnamed_speakers_and_are_removed() -> None:
-    merged = merge_segments([Segment(0, 1, ">> are you", None), Segment(1, 2, "sure", None), Segment(2, 3, "- Yes", None)])
+    merged = merge_segments(
+        [Segment(0, 1, ">> are you", None), Segment(1, 2, "sure", None), Segment(2, 3, "- Yes", None)]
+    )
     assert [s.text for s in merged] == ["are you sure", "Yes"]
 
 
 def test_output_is_monotonic_even_from_shuffled_or_backwards_input() -> None:
     rng = random.Random(7)
-    pieces = [Segment(rng.uniform(0, 100), rng.uniform(0, 100), rng.choice(["a", "b.", "c?"]), None) for _ in range(300)]
+    pieces = [
+        Segment(rng.uniform(0, 100), rng.uniform(0, 100), rng.choice(["a", "b.", "c?"]), None)
+        for _ in range(300)
+    ]
     merged = merge_segments(pieces)
     assert all(s.start <= s.end for s in merged)
-    assert all(a.start <= b.start for a, b in zip(merged, merged[1:], strict=False))
+    assert all(a.start <= b.start for a, b in itertools.pairwise(merged))
 
 
 def test_spread_times_interpolates_between_known_starts_and_extrapolates_after() -> None:

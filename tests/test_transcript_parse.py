@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 
@@ -86,7 +87,7 @@ def test_empty_binary_and_content_free_files_raise_clear_errors(data: bytes, rea
 def assert_sane(segments: tuple[Segment, ...]) -> None:
     assert segments and all(isinstance(s, Segment) for s in segments)
     assert all(0 <= s.start <= s.end for s in segments)
-    assert all(a.start <= b.start for a, b in zip(segments, segments[1:], strict=False))
+    assert all(a.start <= b.start for a, b in itertools.pairwise(segments))
     assert all(s.text and s.text == s.text.strip() for s in segments)
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from core.models import TranscriptLink
-from core.transcripts.select import has_timing, mime_for, normalise_mime, rank_transcript_links
+from core.transcripts.select import (
+    has_timing,
+    mime_for,
+    normalise_mime,
+    rank_transcript_links,
+)
 
 
 @pytest.mark.parametrize(
@@ -25,7 +30,9 @@ from core.transcripts.select import has_timing, mime_for, normalise_mime, rank_t
         ("", None, "application/octet-stream"),
     ],
 )
-def test_types_are_normalised_and_guessed_from_the_extension(declared: str, url: str | None, expected: str) -> None:
+def test_types_are_normalised_and_guessed_from_the_extension(
+    declared: str, url: str | None, expected: str
+) -> None:
     assert normalise_mime(declared, url) == expected
 
 

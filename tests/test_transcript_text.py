@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -92,7 +93,7 @@ def test_changelog_markdown_keeps_speakers_and_marks(corpus: Path) -> None:
     at_mark = next(s for s in segments if s.text.startswith("Yeah, especially over - you know"))
     assert at_mark.start == 373.0  # '\[06:13\]'
     assert not any("**" in s.text or "\\[" in s.text for s in segments)
-    assert all(a.start <= b.start for a, b in zip(segments, segments[1:], strict=False))
+    assert all(a.start <= b.start for a, b in itertools.pairwise(segments))
 
 
 def test_markdown_is_sniffed_when_served_as_plain_text() -> None:

@@ -42,7 +42,10 @@ def test_namespace_example_takes_speakers_from_voice_tags_and_decodes_entities(t
     segments = parse_transcript(data, "text/vtt")
     assert {s.speaker for s in segments} == {"Sarah", "Gillian"}
     assert any("Podcasting Q&A," in s.text for s in segments)
-    assert segments[0].text == "In today's episode, you'll learn whether or not you should have a podcast trailer."
+    assert (
+        segments[0].text
+        == "In today's episode, you'll learn whether or not you should have a podcast trailer."
+    )
 
 
 def test_short_non_standard_timestamps_are_read(transcripts: Path) -> None:

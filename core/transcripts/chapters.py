@@ -6,8 +6,6 @@ toc=false chapters are kept: they split the timing (a song, an image change) but
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -16,19 +14,23 @@ from typing import Any
 
 from core.errors import TranscriptParseError
 from core.models import Chapter
-from core.transcripts.cues import parse_clock, squash, strip_tags
+from core.transcripts.cues import (
+    json_seconds,
+    load_json,
+    parse_clock,
+    squash,
+    strip_tags,
+)
 from core.transcripts.parse import decode_transcript
 
 # '00:00 Intro', '1:02:03 - Title', '[04:45] Title', '(10:11) Title', '• 22:30 Title'
-_LINE_CHAPTER = re.compile(
-    r"^[\s\-–—•*]*[\[(]?((?:\d{1,2}:)?\d{1,2}:\d{2})[\])]?\s*[-–—:|.)]?\s+(\S.*?)\s*$"
-)
+_LINE_CHAPTER = re.compile(r"^[\s\-–—•*]*[\[(]?((?:\d{1,2}:)?\d{1,2}:\d{2})[\])]?\s*[-–—:|.)]?\s+(\S.*?)\s*$")
 _BREAK_TAGS = re.compile(r"<\s*(?:br|/p|/li|/div|p|li)\b[^>]*>", re.IGNORECASE)
 
 
 def parse_chapters(data: bytes) -> tuple[Chapter, ...]:
     """Chapters sorted by start; a missing end is the next chapter's start (None for the last)."""
-    doc = _load(decode_transcript(data, what="chapters file"))
+    doc = load_json(decode_transcript(data, what="chapters file"), "chapters file")
     items = doc.get("chapters") if isinstance(doc, dict) else doc
     if not isinstance(items, list):
         raise TranscriptParseError('The chapters file has no "chapters" list.')
@@ -74,20 +76,13 @@ def chapter_at(chapters: Sequence[Chapter], t: float) -> Chapter | None:
     return None if found.end is not None and t >= found.end else found
 
 
-def _load(text: str) -> Any:
-    try:
-        return json.loads(text, parse_constant=_reject)
-    except (ValueError, RecursionError):
-        raise TranscriptParseError("The chapters file is not valid JSON.") from None
-
-
 def _chapter(item: Any) -> Chapter | None:
     if not isinstance(item, dict):
         return None
-    start = _seconds(item.get("startTime"))
+    start = json_seconds(item.get("startTime"))
     if start is None:
         return None
-    end = _seconds(item.get("endTime"))
+    end = json_seconds(item.get("endTime"))
     title = item.get("title")
     if not isinstance(title, str) or not title.strip():
         # Hidden image/location marks often have no title; the place name is the best label.
@@ -103,18 +98,6 @@ def _chapter(item: Any) -> Chapter | None:
     )
 
 
-def _seconds(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        seconds: float | None = float(value)
-    elif isinstance(value, str):
-        seconds = parse_clock(value)
-    else:
-        return None
-    return seconds if seconds is not None and math.isfinite(seconds) and seconds >= 0 else None
-
-
 def _with_ends(chapters: list[Chapter]) -> tuple[Chapter, ...]:
     ordered = sorted(chapters, key=lambda c: c.start)  # stable: equal starts keep file order
     out: list[Chapter] = []
@@ -127,7 +110,3 @@ def _with_ends(chapters: list[Chapter]) -> tuple[Chapter, ...]:
 
 def _last_end(chapters: Sequence[Chapter]) -> float | None:
     return chapters[-1].end if chapters else None
-
-
-def _reject(name: str) -> float:
-    raise ValueError(f"{name} is not a number")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import html
+import json
 import math
 import re
 from collections import Counter
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import replace
+from typing import Any
 
+from core.errors import TranscriptParseError
 from core.models import Segment
 
 # [hours:][minutes:]seconds[.,fraction]; the lazy hours group lets '3:44' mean minutes.
@@ -39,6 +42,31 @@ def parse_clock(text: str) -> float | None:
         return None
     total = float(f"{seconds}.{fraction or 0}") + 60 * int(minutes or 0) + 3600 * int(hours or 0)
     return total if math.isfinite(total) else None
+
+
+def load_json(text: str, what: str) -> Any:
+    """Parse JSON, refusing NaN/Infinity; any failure is a TranscriptParseError naming `what`."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:  # RecursionError: thousands of nested brackets
+        raise TranscriptParseError(f"The {what} is not valid JSON ({str(exc)[:80]}).") from None
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number")
+
+
+def json_seconds(value: object) -> float | None:
+    """A JSON time (12, 12.5, "12.5" or "00:00:12.5") -> seconds >= 0; None for anything else."""
+    if isinstance(value, bool):  # JSON true is an int to Python, never a time
+        return None
+    if isinstance(value, int | float):
+        seconds: float | None = float(value)
+    elif isinstance(value, str):
+        seconds = parse_clock(value)
+    else:
+        return None
+    return seconds if seconds is not None and math.isfinite(seconds) and seconds >= 0 else None
 
 
 def parse_timing_line(line: str) -> tuple[float, float] | None:

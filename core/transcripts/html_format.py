@@ -87,4 +87,3 @@ class _TranscriptReader(HTMLParser):
             # A <p> with no <cite> before it keeps the last speaker: a turn split in paragraphs.
             self.drafts.append(Draft(self._time, content, self._speaker))
             self._time = None
-

@@ -6,29 +6,27 @@ endTime and speaker are optional.
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
 from core.errors import TranscriptParseError
 from core.models import Segment
-from core.transcripts.cues import clean_speaker, parse_clock, strip_tags
+from core.transcripts.cues import clean_speaker, json_seconds, load_json, strip_tags
 from core.transcripts.merge import WORDS_PER_SECOND
 
 
 def parse_json_transcript(text: str) -> tuple[Segment, ...]:
     """Segments in file order; a missing endTime is the next segment's startTime."""
-    items = _segment_items(_load(text))
+    items = _segment_items(load_json(text, "JSON transcript"))
     timed: list[tuple[float, float | None, str, str | None]] = []
     for item in items:
         if not isinstance(item, dict):
             continue
-        start = _seconds(item.get("startTime"))
+        start = json_seconds(item.get("startTime"))
         body = item.get("body")
         if start is None or not isinstance(body, str):
             continue
         speaker = item.get("speaker")
-        timed.append((start, _seconds(item.get("endTime")), body, _speaker(speaker)))
+        timed.append((start, json_seconds(item.get("endTime")), body, _speaker(speaker)))
     if not timed:
         raise TranscriptParseError("The JSON transcript has no segments with a start time and text.")
     next_starts = _next_starts([t[0] for t in timed])
@@ -41,34 +39,12 @@ def parse_json_transcript(text: str) -> tuple[Segment, ...]:
     return tuple(segments)
 
 
-def _load(text: str) -> Any:
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        # RecursionError: a hostile file of deeply nested brackets.
-        raise TranscriptParseError(f"The JSON transcript is not valid JSON ({_short(exc)}).") from None
-
-
 def _segment_items(doc: Any) -> list[Any]:
     if isinstance(doc, dict) and isinstance(doc.get("segments"), list):
         return doc["segments"]
     if isinstance(doc, list):  # a bare list of segments: seen from hand-rolled exporters
         return doc
     raise TranscriptParseError('The JSON transcript has no "segments" list.')
-
-
-def _seconds(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        seconds = parse_clock(value)  # "12.5" and "00:00:12.5" both seen in the wild
-        if seconds is None:
-            return None
-    else:
-        return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def _speaker(value: Any) -> str | None:
@@ -82,11 +58,3 @@ def _next_starts(starts: list[float]) -> list[float | None]:
         candidate = starts[i + 1] if starts[i + 1] > starts[i] else out[i + 1]
         out[i] = candidate if candidate is not None and candidate > starts[i] else None
     return out
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number")
-
-
-def _short(exc: BaseException) -> str:
-    return str(exc)[:80] or type(exc).__name__

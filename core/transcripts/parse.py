@@ -12,7 +12,16 @@ from core.models import Segment
 from core.transcripts.html_format import parse_html
 from core.transcripts.json_format import parse_json_transcript
 from core.transcripts.merge import merge_segments
-from core.transcripts.select import HTML, JSON, MARKDOWN, SRT, TEXT, TIMED, VTT, normalise_mime
+from core.transcripts.select import (
+    HTML,
+    JSON,
+    MARKDOWN,
+    SRT,
+    TEXT,
+    TIMED,
+    VTT,
+    normalise_mime,
+)
 from core.transcripts.srt import parse_srt
 from core.transcripts.text_format import parse_markdown, parse_text
 from core.transcripts.vtt import parse_vtt

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from core.errors import TranscriptParseError
 from core.models import Segment
-from core.transcripts.cues import name_speakers, parse_timing_line, split_turn_lines, squash, strip_tags
+from core.transcripts.cues import (
+    name_speakers,
+    parse_timing_line,
+    split_turn_lines,
+    squash,
+    strip_tags,
+)
 
 
 def parse_srt(text: str) -> tuple[Segment, ...]:

@@ -11,7 +11,13 @@ import re
 
 from core.errors import TranscriptParseError
 from core.models import Segment
-from core.transcripts.cues import clean_speaker, name_speakers, parse_clock, squash, strip_annotations
+from core.transcripts.cues import (
+    clean_speaker,
+    name_speakers,
+    parse_clock,
+    squash,
+    strip_annotations,
+)
 from core.transcripts.merge import Draft, spread_times
 
 _CLOCK = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?"
