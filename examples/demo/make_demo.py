@@ -1,6 +1,6 @@
 """Rebuild the offline demo feed from scripts/*.txt: MP3s, a WebVTT transcript, chapters, feed.xml.
 
-Needs espeak-ng and lame (Debian packages); the outputs are committed so nothing else does.
+Needs espeak-ng and ffmpeg (Debian packages); the outputs are committed so nothing else does.
 Run: python examples/demo/make_demo.py
 """
 
@@ -131,7 +131,7 @@ def _trim_trailing_silence(frames: bytes, threshold: int = 64) -> bytes:
 
 
 def encode_mp3(pcm: bytes, episode: Episode, dest: Path, workdir: Path) -> None:
-    """16 kHz mono 24 kbps MP3 with an ID3 title: small, and plenty for speech recognition."""
+    """16 kHz mono 24 kbps MP3 with ID3 title and a Xing/Info header (byte count: truncation check)."""
     wav_path = workdir / "episode.wav"
     with wave.open(str(wav_path), "wb") as w:
         w.setnchannels(1)
@@ -139,9 +139,10 @@ def encode_mp3(pcm: bytes, episode: Episode, dest: Path, workdir: Path) -> None:
         w.setframerate(RATE)
         w.writeframes(pcm)
     subprocess.run(
-        ["lame", "--quiet", "-m", "m", "--resample", "16", "-b", "24",
-         "--tt", episode.meta["title"], "--ta", SHOW_TITLE, "--add-id3v2",
-         str(wav_path), str(dest)],
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav_path), "-ac", "1", "-ar", "16000",
+         "-c:a", "libmp3lame", "-b:a", "24k", "-fflags", "+bitexact", "-flags:a", "+bitexact",
+         "-metadata", f"title={episode.meta['title']}", "-metadata", f"artist={SHOW_TITLE}",
+         "-id3v2_version", "3", "-write_xing", "1", str(dest)],
         check=True,
     )
 
