@@ -27,6 +27,7 @@ from telegram.error import (
     BadRequest,
     ChatMigrated,
     Forbidden,
+    InvalidToken,
     NetworkError,
     RetryAfter,
     TelegramError,
@@ -39,6 +40,7 @@ from telegram.ext import (
     ChatMemberHandler,
     CommandHandler,
     ContextTypes,
+    Defaults,
     MessageHandler,
     filters,
 )
@@ -48,6 +50,7 @@ from bot import render_telegram as rt
 from bot.render import split_message
 from core.errors import (
     CastfiveError,
+    ConfigError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
@@ -120,7 +123,9 @@ class TelegramAdapter:
         self._max_opml_bytes = max_opml_bytes
         limiter = AIORateLimiter(overall_max_rate=messages_per_second, overall_time_period=1,
                                  max_retries=max_retries)
-        builder = ApplicationBuilder().token(token).rate_limiter(limiter).concurrent_updates(True)
+        builder = (ApplicationBuilder().token(token).rate_limiter(limiter).concurrent_updates(True)
+                   # the question may be deleted before its answer is ready: answer anyway
+                   .defaults(Defaults(allow_sending_without_reply=True)))
         if base_url:  # a local Bot API server (tests, or a self-hosted telegram-bot-api)
             builder = builder.base_url(f"{base_url}/bot").base_file_url(f"{base_url}/file/bot")
         self.app: Application = builder.build()
@@ -150,7 +155,11 @@ class TelegramAdapter:
 
     async def start(self) -> None:
         """Connect (getMe), publish the command menus and start polling in the background."""
-        await self.app.initialize()
+        try:
+            await self.app.initialize()
+        except InvalidToken:  # PTB's own message quotes the token: never let it reach a log
+            raise ConfigError("Telegram rejected the bot token: check TELEGRAM_BOT_TOKEN "
+                              "(the one @BotFather gave you).") from None
         bot = self.app.bot
         await bot.set_my_commands(_EVERYONE + _SETTINGS)
         await bot.set_my_commands(_EVERYONE, scope=BotCommandScopeAllGroupChats())

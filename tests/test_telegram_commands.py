@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
 
 from bot.telegram_bot import TelegramAdapter
+from core.errors import ConfigError
 from tests.fakes.fake_castfive_api import FakeCastfiveApi
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi, fake_telegram  # noqa: F401
 
@@ -249,3 +251,14 @@ async def test_the_token_never_reaches_the_logs(fake_telegram: FakeTelegramApi, 
         await bot.stop()
     assert fake_telegram.calls("getMe") and "castfive_test_bot" in caplog.text
     assert TOKEN not in caplog.text and TOKEN.split(":")[1] not in caplog.text
+
+
+async def test_a_rejected_token_is_a_config_error_that_does_not_quote_the_token(
+        fake_telegram: FakeTelegramApi, api: FakeCastfiveApi) -> None:
+    fake_telegram.fail("getMe", 401, "Unauthorized")
+    bot = TelegramAdapter(api, TOKEN, base_url=fake_telegram.base_url, poll_timeout=1)
+    with pytest.raises(ConfigError) as caught:
+        await bot.start()
+    await bot.stop()  # safe after a failed start
+    shown = "".join(traceback.format_exception(caught.value))
+    assert "TELEGRAM_BOT_TOKEN" in shown and TOKEN not in shown
