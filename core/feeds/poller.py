@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.config import Settings
-from core.errors import FeedParseError, FetchError, HttpStatusError, NotFoundError
+from core.errors import FeedParseError, FetchError, HttpStatusError, NotFoundError, StoreError
 from core.feeds.episodes import KnownEpisodes, metadata_hash, new_episode, updated_episode
 from core.feeds.fetching import Fetched, fetch_feed, is_private, status_sentence
 from core.feeds.identity import assign_identities
@@ -104,6 +104,12 @@ class FeedPoller:
                 return await self._poll_locked(current)
             except (FetchError, FeedParseError) as exc:
                 return await self._record_failure(current, str(exc))
+            except StoreError:
+                raise
+            except Exception as exc:  # a bug on one feed's content must not make it hammered
+                log.exception("feed %s: unexpected error while polling", feed.id)
+                return await self._record_failure(
+                    current, f"Castfive could not process this feed ({type(exc).__name__}).")
 
     async def poll_due(self, limit_concurrency: int = 16) -> list[PollReport]:
         """Poll every active feed whose next poll is due, a bounded number at a time."""
