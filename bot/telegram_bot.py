@@ -48,6 +48,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot import render_telegram as rt
 from bot.render import split_message
+from core.config import Settings
 from core.errors import (
     CastfiveError,
     ConfigError,
@@ -113,7 +114,8 @@ class TelegramAdapter:
     platform = "telegram"
 
     def __init__(self, api: CastfiveApi, token: str, *, base_url: str | None = None,
-                 messages_per_second: float = 25.0, max_retries: int = 3,
+                 base_file_url: str | None = None, messages_per_second: float = 25.0,
+                 max_retries: int = 3,
                  poll_timeout: float = 10.0, max_opml_bytes: int = 1_000_000,
                  clock: Clock | None = None) -> None:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token
@@ -127,9 +129,19 @@ class TelegramAdapter:
                    # the question may be deleted before its answer is ready: answer anyway
                    .defaults(Defaults(allow_sending_without_reply=True)))
         if base_url:  # a local Bot API server (tests, or a self-hosted telegram-bot-api)
-            builder = builder.base_url(f"{base_url}/bot").base_file_url(f"{base_url}/file/bot")
+            root = base_url.rstrip("/").removesuffix("/bot")
+            files = (base_file_url or root).rstrip("/").removesuffix("/file/bot")
+            builder = builder.base_url(f"{root}/bot").base_file_url(f"{files}/file/bot")
         self.app: Application = builder.build()
         self._register(self.app)
+
+    @classmethod
+    def from_settings(cls, api: CastfiveApi, settings: Settings) -> TelegramAdapter:
+        """The adapter as configured: token from the environment, [telegram] URLs, [delivery] rate."""
+        return cls(api, settings.secrets.telegram_token,
+                   base_url=settings.telegram.api_base_url or None,
+                   base_file_url=settings.telegram.file_base_url or None,
+                   messages_per_second=settings.delivery.telegram_messages_per_second)
 
     def _register(self, app: Application) -> None:
         posts = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
@@ -482,9 +494,9 @@ class TelegramAdapter:
         chat = update.effective_chat if isinstance(update, Update) else None
         if isinstance(error, CastfiveError):
             text = str(error)
-            if isinstance(error, RateLimitedError):
+            if isinstance(error, RateLimitedError):  # our words: the wait counted on our clock
                 wait = (error.retry_at - self._clock.now()).total_seconds()
-                text = f"{text} You can ask again {rt.format_wait(wait)}."
+                text = f"You have asked a lot of questions lately. You can ask again {rt.format_wait(wait)}."
             log.info("telegram chat %s: %s", chat.id if chat else "-", type(error).__name__)
         else:
             log.error("telegram update in chat %s failed", chat.id if chat else "-", exc_info=error)

@@ -9,6 +9,7 @@ import pytest
 import pytest_asyncio
 
 from bot.telegram_bot import TelegramAdapter
+from core.config import DeliverySettings, Secrets, Settings, TelegramSettings
 from core.models import OutcomeKind, SendOutcome, Subscriber
 from tests.fakes.fake_castfive_api import FakeCastfiveApi, make_item
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi, fake_telegram  # noqa: F401
@@ -163,3 +164,14 @@ async def test_a_notice_is_plain_text_and_returns_its_message_id(
 
 async def test_the_platform_is_telegram(adapter: TelegramAdapter) -> None:
     assert adapter.platform == "telegram"
+
+
+def test_from_settings_uses_the_token_server_and_send_rate(api: FakeCastfiveApi) -> None:
+    settings = Settings(secrets=Secrets(telegram_token=TOKEN),
+                        delivery=DeliverySettings(telegram_messages_per_second=7.0),
+                        telegram=TelegramSettings(api_base_url="http://127.0.0.1:8081/bot"))
+    adapter = TelegramAdapter.from_settings(api, settings)
+    assert adapter.app.bot.token == TOKEN
+    assert adapter.app.bot.base_url == f"http://127.0.0.1:8081/bot{TOKEN}"
+    assert adapter.app.bot.base_file_url == f"http://127.0.0.1:8081/file/bot{TOKEN}"
+    assert adapter.app.bot.rate_limiter._base_limiter.max_rate == 7.0  # type: ignore[union-attr]

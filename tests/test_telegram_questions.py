@@ -190,7 +190,7 @@ async def test_a_rate_limited_question_says_when_to_ask_again(
     mark = fake_telegram.mark()
     fake_telegram.push_message(USER, f"/ask {insight_id} second?", user_id=USER)
     reply = await fake_telegram.wait_for("sendMessage", after=mark)
-    assert reply.params["text"] == ("You have asked a lot of questions in the last hour. "
+    assert reply.params["text"] == ("You have asked a lot of questions lately. "
                                     "You can ask again in 12 minutes.")
 
 
