@@ -82,12 +82,12 @@ def test_a_reused_guid_keeps_the_stored_episode_s_identity_on_later_polls():
     stored_first = ep(guid="1", title="First show", audio="https://x.test/1.mp3", when=DAY1)
     known = {"1": Fingerprint.of(stored_first)}
     newer = ep(guid="1", title="Second show", audio="https://x.test/2.mp3", when=DAY2)
-    pairs = dict((e.title, i) for i, e in assign_identities([newer, stored_first], known))
+    pairs = {e.title: i for i, e in assign_identities([newer, stored_first], known)}
     assert pairs["First show"] == "1"  # the stored episode is still recognised
     assert pairs["Second show"] != "1"  # the newcomer is new, not a duplicate of the stored one
     # and the newcomer's key is stable on the next poll too
     known[pairs["Second show"]] = Fingerprint.of(newer)
-    again = dict((e.title, i) for i, e in assign_identities([newer, stored_first], known))
+    again = {e.title: i for i, e in assign_identities([newer, stored_first], known)}
     assert again == pairs
 
 

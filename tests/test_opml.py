@@ -55,8 +55,8 @@ def test_an_opml_without_feeds_is_an_empty_list():
         (b"\x89PNG\r\n\x1a\n\x00\x00", "not readable XML"),
         (b"<rss version='2.0'><channel/></rss>", "root element"),
         (b"<opml version='2.0'><head/></opml>", "no <body>"),
-        (b'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY a "aaaaaaaaaa">]>'
-         b"<opml><body><outline text='&a;' xmlUrl='https://x.test/'/></body></opml>", "entities"),
+        ((b'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY a "aaaaaaaaaa">]>'
+          b"<opml><body><outline text='&a;' xmlUrl='https://x.test/'/></body></opml>"), "entities"),
     ],
     ids=["empty", "text", "binary", "rss", "no-body", "entities"],
 )

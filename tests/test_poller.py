@@ -468,3 +468,30 @@ def test_a_local_feed_file_over_the_size_limit_is_refused(tmp_path: Path):
     assert read_local_feed(path, 100) == b"x" * 10
     with pytest.raises(Exception, match="larger"):
         read_local_feed(path, 5)
+
+
+async def test_an_unexpected_error_on_one_feed_is_recorded_and_backed_off(
+    server, poller, monkeypatch
+):
+    url = server.script("/feed.xml", Reply(body=feed_xml(*FIVE)),
+                        Reply(body=feed_xml(item("6", 6), *FIVE)))
+    feed, _ = await poller.add_feed(url)
+
+    def broken(body: bytes, base_url: str | None = None):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(poller_module, "parse_feed", broken)
+    report = await poller.poll(feed)
+    assert report.status == "failed" and "RuntimeError" in report.error
+    assert report.feed.next_poll_at == START + timedelta(hours=2)
+
+
+async def test_a_user_feed_redirecting_to_a_file_url_is_a_failure_not_a_local_read(
+    server, poller
+):
+    url = server.script("/feed.xml", Reply(body=feed_xml(*FIVE)),
+                        Reply(301, headers={"Location": "file:///etc/passwd"}))
+    feed, _ = await poller.add_feed(url)
+    report = await poller.poll(feed)
+    assert report.status == "failed"
+    assert report.feed.url == url

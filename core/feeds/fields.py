@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import html
+import math
 import mimetypes
 import re
 import time
@@ -111,7 +112,7 @@ def parse_duration(value: object) -> float | None:
         numbers = [float(p) for p in parts]
     except ValueError:
         return None
-    if any(n < 0 or n != n for n in numbers):  # n != n catches NaN
+    if any(n < 0 or math.isnan(n) for n in numbers):
         return None
     seconds = 0.0
     for number in numbers:
@@ -127,7 +128,7 @@ def parse_float(value: object) -> float | None:
         number = float(str(value).strip())
     except (TypeError, ValueError):
         return None
-    if number != number or number < 0 or number in (float("inf"),):
+    if not math.isfinite(number) or number < 0:
         return None
     return number
 

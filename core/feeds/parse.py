@@ -61,9 +61,10 @@ def parse_feed(body: bytes, base_url: str | None = None) -> ParsedFeed:
     # Newest first; the sort is stable, so undated items keep the publisher's order.
     episodes.sort(key=lambda e: e.published_at.replace(tzinfo=None) if e.published_at
                   else _EARLIEST, reverse=True)
-    warnings = ()
+    warnings: tuple[str, ...] = ()
     if parsed.get("bozo"):
-        warnings = (clean_line(str(parsed.get("bozo_exception", "malformed XML")))[:300],)
+        reason = str(parsed.get("bozo_exception") or "malformed XML")
+        warnings = (" ".join(reason.split())[:300],)  # plain text: "<unknown>:4:0: ..." stays
     image = channel.get("image") or {}
     # The strict read wins for the channel: feedparser lets a podcast:liveItem's title, link
     # and image overwrite the channel's own.

@@ -126,7 +126,8 @@ class FeedPoller:
                     return await self.poll(feed)
                 except Exception as exc:  # one broken feed must never stop the others
                     log.exception("feed %s: poll crashed", feed.id)
-                    return PollReport(feed, status=FAILED, error=f"Internal error: {type(exc).__name__}")
+                    reason = f"Internal error: {type(exc).__name__}"
+                    return PollReport(feed, status=FAILED, error=reason)
 
         return list(await asyncio.gather(*(guarded(f) for f in due)))
 
@@ -222,14 +223,14 @@ class FeedPoller:
         etag, last_modified = fetched.etag, fetched.last_modified
         if fetched.status == 304:  # a 304 need not repeat the validators: keep ours
             etag, last_modified = etag or feed.etag, last_modified or feed.last_modified
-        changes: dict[str, object] = dict(
-            etag=etag,
-            last_modified=last_modified,
-            last_polled_at=now,
-            next_poll_at=now + poll_interval(self._settings.feeds),
-            failures=0,
-            last_error="",
-        )
+        changes: dict[str, object] = {
+            "etag": etag,
+            "last_modified": last_modified,
+            "last_polled_at": now,
+            "next_poll_at": now + poll_interval(self._settings.feeds),
+            "failures": 0,
+            "last_error": "",
+        }
         if parsed is not None:
             changes["content_hash"] = fetched.digest
             changes.update(title=parsed.title or feed.title, site_url=parsed.site_url or feed.site_url,
