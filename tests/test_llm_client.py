@@ -25,7 +25,7 @@ def test_importing_the_adapter_does_not_import_litellm() -> None:
         "print('litellm' in sys.modules)"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=30
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=30, check=False
     )
     assert out.stdout.strip() == "False", out.stderr
 
@@ -124,3 +124,24 @@ def test_the_client_never_shows_its_key() -> None:
 
     client = LiteLLMClient(LLMSettings(model="openai/x"), api_key=KEY)
     assert KEY not in repr(client)
+
+
+async def test_a_known_model_reply_is_priced_from_the_local_cost_map(fake_llm: FakeLLMServer) -> None:
+    fake_llm.reply("priced", prompt_tokens=1000, completion_tokens=1000)
+    client = LiteLLMClient(fake_llm.settings(model="openai/gpt-4o-mini"), api_key=KEY)
+    reply = await client.complete(MESSAGES, max_tokens=5)
+    assert 0.0 < reply.cost_usd < 0.01
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"id": "x", "object": "chat.completion", "created": 1, "model": "m", "choices": []}',
+     '{"weird": true}', "[]"],
+)
+async def test_a_reply_without_a_message_becomes_an_llm_error(
+    fake_llm: FakeLLMServer, body: str
+) -> None:
+    fake_llm.queue.append(Scripted(raw_body=body))
+    client = LiteLLMClient(fake_llm.settings(), api_key=KEY)
+    with pytest.raises(LLMError):
+        await client.complete(MESSAGES, max_tokens=5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -108,7 +109,7 @@ def test_windows_fit_the_model_overlap_and_cover_every_line() -> None:
     assert len(windows) >= 4
     for window in windows:
         assert len(window.text) <= 1500 * 4
-    for before, after in zip(windows, windows[1:]):
+    for before, after in itertools.pairwise(windows):
         shared = set(before.lines) & set(after.lines)
         assert shared and sum(len(line.render()) + 1 for line in shared) <= 150 * 4
         assert after.start > before.start

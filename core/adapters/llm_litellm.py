@@ -70,7 +70,7 @@ class LiteLLMClient:
             response = await litellm.acompletion(**kwargs)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # litellm maps every provider failure onto its own classes
+        except Exception as exc:  # noqa: BLE001 - litellm maps provider failures to its classes
             raise self._plain_error(exc, litellm) from None
         return self._reply(response, litellm)
 
@@ -79,7 +79,9 @@ class LiteLLMClient:
             choice = response.choices[0]
             text = choice.message.content or ""
         except (AttributeError, IndexError, TypeError):
-            raise LLMError(f"The language model {self.model} sent a reply without a message.") from None
+            raise LLMError(
+                f"The language model {self.model} sent a reply without a message."
+            ) from None
         if not isinstance(text, str):
             raise LLMError(f"The language model {self.model} sent a reply that is not text.")
         usage = getattr(response, "usage", None)
@@ -97,7 +99,7 @@ class LiteLLMClient:
         """The reply's price when litellm knows the model; 0.0 for local or unknown models."""
         try:
             cost = float(litellm.completion_cost(completion_response=response) or 0.0)
-        except Exception:  # unknown model: litellm raises; a price is nice to have, never required
+        except Exception:  # noqa: BLE001 - unknown model: a price is nice to have, never required
             return 0.0
         return cost if cost >= 0 else 0.0
 
@@ -105,12 +107,14 @@ class LiteLLMClient:
         """A user-fit LLMError for a litellm exception; never includes the API key."""
         errors = litellm.exceptions
         model = self.model
-        if isinstance(exc, errors.Timeout) or isinstance(exc, TimeoutError):
-            message = f"The language model {model} did not answer within {self.settings.timeout_s:g} s."
+        if isinstance(exc, (errors.Timeout, TimeoutError)):
+            seconds = f"{self.settings.timeout_s:g}"
+            message = f"The language model {model} did not answer within {seconds} s."
         elif isinstance(exc, errors.RateLimitError):
             message = f"The language model {model} is rate limiting us (429); try again later."
         elif isinstance(exc, (errors.AuthenticationError, errors.PermissionDeniedError)):
-            message = f"The language model {model} refused our API key; check {self.settings.api_key_env}."
+            env = self.settings.api_key_env
+            message = f"The language model {model} refused our API key; check {env}."
         elif isinstance(exc, errors.ContextWindowExceededError):
             message = f"The prompt is too long for the language model {model}."
         elif isinstance(exc, errors.NotFoundError):
@@ -125,7 +129,9 @@ class LiteLLMClient:
         else:
             message = f"The language model {model} failed ({type(exc).__name__})."
         detail = _redact(str(exc), self._api_key)[:300]
-        log.warning("llm call failed: model=%s error=%s detail=%s", model, type(exc).__name__, detail)
+        log.warning(
+            "llm call failed: model=%s error=%s detail=%s", model, type(exc).__name__, detail
+        )
         return LLMError(message)
 
 

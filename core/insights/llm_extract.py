@@ -1,4 +1,4 @@
-"""Insights by a language model: windows in, strict JSON out, every quote found in the transcript."""
+"""Insights by a language model: windows in, strict JSON out, each quote found in the transcript."""
 
 from __future__ import annotations
 
@@ -14,7 +14,12 @@ from core.ids import insight_id_for, short_hash
 from core.insights.budget import BudgetedLLM, LLMBudget
 from core.insights.filler import drop_sponsor_segments
 from core.insights.llm_reply import ProposedInsight, ReplyError, read_reply
-from core.insights.prompts import PROMPT_VERSION, extraction_messages, new_fence, retry_messages
+from core.insights.prompts import (
+    PROMPT_VERSION,
+    extraction_messages,
+    new_fence,
+    retry_messages,
+)
 from core.insights.provenance import Alignment, QuoteAligner
 from core.insights.windows import Window, make_windows
 from core.models import Chapter, Episode, Insight, InsightKind, Segment, Transcript
@@ -115,7 +120,8 @@ class LLMExtractor:
             else:
                 stats.cached_windows += 1
             if entry["reason"]:
-                stats.given_up.append(f"window {window.index + 1} ({_span(window)}): {entry['reason']}")
+                where = f"window {window.index + 1} ({_span(window)})"
+                stats.given_up.append(f"{where}: {entry['reason']}")
             proposed.extend(ProposedInsight.from_doc(doc) for doc in entry["items"])
         insights = self._finish(proposed, segments, episode, chapters, stats)
         log.info(
@@ -148,8 +154,8 @@ class LLMExtractor:
         stats.retries += 1
         log.info("llm reply invalid, retrying once: episode=%s window=%d problem=%s",
                  episode.id, window.index + 1, problems[0])
-        second_text = await self._call(retry_messages(messages, first_text, "; ".join(problems[:5])),
-                                       stats)
+        retry = retry_messages(messages, first_text, "; ".join(problems[:5]))
+        second_text = await self._call(retry, stats)
         try:
             items2, problems2 = read_reply(second_text)
         except ReplyError as exc:
@@ -186,7 +192,8 @@ class LLMExtractor:
             if where is None:
                 stats.dropped_unquoted += 1
                 log.info("dropped an insight whose quote is not in the transcript: episode=%s "
-                         "near=%s quote=%.60r", episode.id, format_timestamp(item.start), item.quote)
+                         "near=%s quote=%.60r",
+                         episode.id, format_timestamp(item.start), item.quote)
                 continue
             found.append((score_of(item), item, where))
         found.sort(key=lambda f: (-f[0], f[2].start))

@@ -112,7 +112,8 @@ def retry_messages(messages: list[Message], bad_reply: str, problem: str) -> lis
             "role": "user",
             "content": (
                 f"That reply was not valid: {problem[:1000]}\n"
-                "Reply again with only the JSON object described in the rules, following every rule."
+                "Reply again with only the JSON object described in the rules, "
+                "following every rule."
             ),
         },
     ]
@@ -143,12 +144,15 @@ def answer_messages(
 ) -> list[Message]:
     """System and user messages asking for a grounded, cited answer."""
     system = _ANSWER_SYSTEM.format(begin=fence.begin("PASSAGES"), end=fence.end("PASSAGES"))
-    passage_text = "\n\n".join(f"[{stamp}] {clean_untrusted(text, 4000)}" for stamp, text in passages)
+    passage_text = "\n\n".join(
+        f"[{stamp}] {clean_untrusted(text, 4000)}" for stamp, text in passages
+    )
     turns = "\n".join(
         f"Q: {clean_untrusted(q, 500)}\nA: {clean_untrusted(a, 1500)}" for q, a in history
     )
     about = (
-        f"Show: {clean_untrusted(show_title, 200)}\nEpisode: {clean_untrusted(episode_title, 300)}\n"
+        f"Show: {clean_untrusted(show_title, 200)}\n"
+        f"Episode: {clean_untrusted(episode_title, 300)}\n"
         f"Insight: {clean_untrusted(insight_text, 600)}\nQuote: {clean_untrusted(quote, 800)}"
     )
     parts = [fence.wrap("INSIGHT", about), fence.wrap("PASSAGES", passage_text)]

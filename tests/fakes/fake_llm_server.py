@@ -114,7 +114,8 @@ class FakeLLMServer:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/chat/completions", self._chat)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.2)  # slow scripted replies must not hold up teardown
+        # A short shutdown timeout: slow scripted replies must not hold up teardown.
+        self._runner = web.AppRunner(app, shutdown_timeout=0.2)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
