@@ -345,3 +345,13 @@ async def test_sponsor_reads_never_reach_the_model(
     await extractor.extract(Transcript("e1", segments, "whisper:tiny.en"), make_episode(), "Show")
     user = fake_llm.requests[0].user
     assert "Acme" not in user and "[01:00] Ann: The" in user and "[01:40] Ann: The" in user
+
+
+async def test_an_empty_transcript_costs_nothing(
+    fake_llm: FakeLLMServer, store: FakeStore, clock: FakeClock
+) -> None:
+    extractor = extractor_for(fake_llm, store, clock)
+    insights, stats = await extractor.extract_with_stats(
+        Transcript("e1", (), "whisper:tiny.en"), make_episode(), "Show"
+    )
+    assert insights == [] and stats.windows == 0 and fake_llm.requests == []

@@ -216,3 +216,16 @@ async def test_with_a_model_an_injection_in_the_transcript_stays_inside_the_pass
     assert INJECTION in fenced(request, "PASSAGES")
     assert INJECTION not in request.system
     assert answer.grounded and "[59:59]" not in answer.text and len(answer.citations) == 1
+
+
+async def test_a_spent_budget_answers_by_quoting_passages(fake_llm: FakeLLMServer) -> None:
+    from core.insights.budget import BudgetedLLM, LLMBudget
+    from tests.fakes.clock import FakeClock
+    from tests.fakes.memory_store import FakeStore
+
+    settings = fake_llm.settings(daily_token_budget=10)
+    llm = BudgetedLLM(LiteLLMClient(settings, "k"), LLMBudget(FakeStore(), FakeClock(), settings))
+    answer = await Answerer(llm, settings).answer(
+        INSIGHT, TRANSCRIPT, "What about the YouTube recommendation engine?"
+    )
+    assert fake_llm.requests == [] and answer.text.startswith(INTRO) and answer.grounded
