@@ -495,3 +495,37 @@ async def test_a_user_feed_redirecting_to_a_file_url_is_a_failure_not_a_local_re
     report = await poller.poll(feed)
     assert report.status == "failed"
     assert report.feed.url == url
+
+
+class RecordingStore(FakeStore):
+    """FakeStore that remembers which episode keys each write touched."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.episode_writes: list[str] = []
+
+    async def put(self, table: str, key: str, doc: dict) -> None:
+        if table == "episodes":
+            self.episode_writes.append(key)
+        await super().put(table, key, doc)
+
+
+async def test_a_moved_enclosure_updates_only_unprocessed_episodes_and_is_written_once(
+    server, fetcher, clock
+):
+    store = RecordingStore()
+    poller = FeedPoller(fetcher, store, clock, make_settings())
+    moved = [item(str(n), n, audio=f"https://new-cdn.test/{n}.mp3") for n in (5, 4, 3, 2, 1)]
+    url = server.script("/feed.xml", Reply(body=feed_xml(*FIVE)), Reply(body=feed_xml(*moved)),
+                        Reply(body=feed_xml(item("6", 6), *moved)))
+    feed, episodes = await poller.add_feed(url)
+    table = Table(store, "episodes", Episode)
+    processed, waiting = episodes[0], episodes[1]
+    await table.put(Episode(**{**processed.__dict__, "state": EpisodeState.DONE}))
+    report = await poller.poll(feed)
+    assert (await table.get(processed.id)).audio_url == "https://cdn.test/5.mp3"
+    assert (await table.get(waiting.id)).audio_url == "https://new-cdn.test/4.mp3"
+    store.episode_writes.clear()
+    report = await poller.poll(report.feed)
+    assert [e.identity for e in report.new_episodes] == ["6"]
+    assert store.episode_writes == [report.new_episodes[0].id]

@@ -17,7 +17,7 @@ from core.feeds.local import is_web_url, local_path
 from core.feeds.parse import parse_feed
 from core.feeds.timing import backoff_delay, poll_interval, retry_after_delay
 from core.ids import episode_id_for, feed_id_for
-from core.models import Episode, EpisodeState, Feed, FeedStatus, ParsedFeed
+from core.models import Episode, EpisodeState, Feed, FeedStatus, ParsedEpisode, ParsedFeed
 from core.netguard import check_url
 from core.ports import Change, Clock, Fetcher, Store
 from core.tables import Table
@@ -177,23 +177,26 @@ class FeedPoller:
         parsed = await asyncio.to_thread(parse_feed, fetched.body, fetched.base_url)
         done = self._after_success(feed, fetched, parsed, now)
         fresh, updates = await self._new_and_updated(done, parsed, now)
-        await self._store.apply(
-            [self._feeds.change(done)] + self._episodes.changes(fresh + updates)
-        )
-        for ep in fresh + updates:
+        stored = fresh + [episode for episode, _ in updates]
+        await self._store.apply([self._feeds.change(done)] + self._episodes.changes(stored))
+        for ep in fresh:
             self._known.remember(ep, feed.id, ep.identity)
+        for episode, source in updates:
+            # Remember what the feed says, so a field we chose not to copy (the audio URL of a
+            # processed episode) does not trigger the same rewrite on every poll.
+            self._known.remember(source, feed.id, episode.identity)
         if fresh or updates:
             log.info("feed %s: %d new, %d updated episodes", feed.id, len(fresh), len(updates))
         return PollReport(done, new_episodes=fresh, status=UPDATED)
 
     async def _new_and_updated(
         self, feed: Feed, parsed: ParsedFeed, now: datetime
-    ) -> tuple[list[Episode], list[Episode]]:
+    ) -> tuple[list[Episode], list[tuple[Episode, ParsedEpisode]]]:
         known = await self._known.of_feed(feed.id)
         pairs = assign_identities(parsed.episodes, {k: v.fingerprint for k, v in known.items()})
         cutoff = (feed.added_at or now) - BACK_CATALOGUE_GRACE
         fresh: list[Episode] = []
-        updates: list[Episode] = []
+        updates: list[tuple[Episode, ParsedEpisode]] = []
         for identity, ep in pairs:
             seen = known.get(identity)
             if seen is None:
@@ -205,7 +208,7 @@ class FeedPoller:
             elif seen.meta != metadata_hash(ep):
                 stored = await self._episodes.get(self._episode_id(feed.id, identity))
                 if stored is not None:
-                    updates.append(updated_episode(stored, ep))
+                    updates.append((updated_episode(stored, ep), ep))
         return fresh, updates
 
     def _first_episodes(self, feed_id: str, parsed: ParsedFeed, now: datetime) -> list[Episode]:
