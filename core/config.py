@@ -53,6 +53,7 @@ class FeedSettings:
     users_may_add_feeds: bool = True
     max_feeds_per_subscriber: int = 50
     search_url: str = "https://itunes.apple.com/search"
+    poll_check_seconds: float = 60.0  # how often the service looks for feeds whose poll is due
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class DeliverySettings:
     telegram_messages_per_second: float = 25.0
     discord_messages_per_second: float = 40.0
     question_limit_per_hour: int = 20
+    tick_seconds: float = 60.0  # how often the service looks for digests that are due
 
 
 @dataclass(frozen=True)
@@ -273,6 +275,8 @@ def _validate(s: Settings) -> None:
         "pipeline.max_attempts": s.pipeline.max_attempts,
         "insights.digest_size": s.insights.digest_size,
         "delivery.gone_after_failures": s.delivery.gone_after_failures,
+        "delivery.tick_seconds": s.delivery.tick_seconds,
+        "feeds.poll_check_seconds": s.feeds.poll_check_seconds,
     }
     for key, value in positive.items():
         if value <= 0:
