@@ -355,3 +355,20 @@ async def test_an_empty_transcript_costs_nothing(
         Transcript("e1", (), "whisper:tiny.en"), make_episode(), "Show"
     )
     assert insights == [] and stats.windows == 0 and fake_llm.requests == []
+
+
+async def test_an_unreadable_cache_entry_is_asked_again(
+    fake_llm: FakeLLMServer, store: FakeStore, clock: FakeClock
+) -> None:
+    fake_llm.default = quote_last_line
+    await extractor_for(fake_llm, store, clock, window_tokens=3000).extract(
+        TRANSCRIPT, make_episode(), "Show"
+    )
+    (key,) = store.tables[CACHE_TABLE]
+    doc = store.tables[CACHE_TABLE][key]
+    for window_key in doc["windows"]:
+        doc["windows"][window_key] = {"items": [{"quote": "half an entry"}]}
+    insights = await extractor_for(fake_llm, store, clock, window_tokens=3000).extract(
+        TRANSCRIPT, make_episode(), "Show"
+    )
+    assert len(fake_llm.requests) == 2 and len(insights) == 1

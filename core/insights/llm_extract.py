@@ -103,7 +103,7 @@ class LLMExtractor:
         proposed: list[ProposedInsight] = []
         for window in windows:
             window_key = short_hash(window.text, length=12)
-            entry = cache["windows"].get(window_key)
+            entry = _cached_entry(cache["windows"].get(window_key))
             if entry is None:
                 try:
                     entry = await self._ask(window, len(windows), episode, show_title, stats)
@@ -114,7 +114,9 @@ class LLMExtractor:
                         episode.id, window.index + 1, len(windows), stats.llm_calls, exc,
                     )
                     raise
-                cache["windows"][window_key] = entry
+                cache["windows"][window_key] = {
+                    "items": [i.to_doc() for i in entry["items"]], "reason": entry["reason"],
+                }
                 # Saved after every window: a later retry never pays for this one again.
                 await self.store.put(CACHE_TABLE, key, cache)
             else:
@@ -122,7 +124,7 @@ class LLMExtractor:
             if entry["reason"]:
                 where = f"window {window.index + 1} ({_span(window)})"
                 stats.given_up.append(f"{where}: {entry['reason']}")
-            proposed.extend(ProposedInsight.from_doc(doc) for doc in entry["items"])
+            proposed.extend(entry["items"])
         insights = self._finish(proposed, segments, episode, chapters, stats)
         log.info(
             "llm extraction: episode=%s windows=%d cached=%d calls=%d retries=%d given_up=%d "
@@ -150,7 +152,7 @@ class LLMExtractor:
         except ReplyError as exc:
             items, problems, broken = [], [str(exc)], str(exc)
         if not problems:
-            return {"items": [i.to_doc() for i in items], "reason": ""}
+            return {"items": items, "reason": ""}
         stats.retries += 1
         log.info("llm reply invalid, retrying once: episode=%s window=%d problem=%s",
                  episode.id, window.index + 1, problems[0])
@@ -161,13 +163,13 @@ class LLMExtractor:
         except ReplyError as exc:
             if not broken:  # the first reply was readable: keep its valid items
                 stats.dropped_invalid += len(problems)
-                return {"items": [i.to_doc() for i in items], "reason": ""}
+                return {"items": items, "reason": ""}
             reason = f"invalid reply twice ({broken}; then {exc})"
             log.warning("llm window given up: episode=%s window=%d reason=%s",
                         episode.id, window.index + 1, reason)
             return {"items": [], "reason": reason}
         stats.dropped_invalid += len(problems2)
-        return {"items": [i.to_doc() for i in items2], "reason": ""}
+        return {"items": items2, "reason": ""}
 
     async def _call(self, messages: list[dict[str, str]], stats: ExtractionStats) -> str:
         reply = await self.llm.complete(
@@ -227,6 +229,18 @@ class LLMExtractor:
             )
             for score, item, where in kept
         ]
+
+
+def _cached_entry(doc: Any) -> dict[str, Any] | None:
+    """A cached window's proposals, or None when absent or unreadable (then it is asked again)."""
+    if not isinstance(doc, dict):
+        return None
+    try:
+        items = [ProposedInsight.from_doc(item) for item in doc["items"]]
+        return {"items": items, "reason": str(doc.get("reason", ""))}
+    except (KeyError, TypeError):
+        log.warning("unreadable llm cache entry ignored")
+        return None
 
 
 def score_of(item: ProposedInsight) -> float:
