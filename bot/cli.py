@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp = feeds.add_parser("import")
     imp.add_argument("file")
     feeds.add_parser("export")
+    episodes = sub.add_parser("episodes", help="list known episodes with their ids and states")
+    episodes.add_argument("feed_id", nargs="?")
     transcript = sub.add_parser("transcript", help="print an episode's transcript with timestamps")
     transcript.add_argument("episode")
     insights = sub.add_parser("insights", help="print an episode's insights")
@@ -177,8 +179,19 @@ async def _episode(services: Services, ref: str):
     episodes = await services.repos.episodes.all()
     matches = [e for e in episodes if e.id == ref] or [e for e in episodes if e.id.startswith(ref)]
     if len(matches) != 1:
-        raise NotFoundError(f"No single episode matches {ref!r}; see `castfive poll` for ids.")
+        raise NotFoundError(f"No single episode matches {ref!r}; see `castfive episodes` for ids.")
     return matches[0]
+
+
+async def cmd_episodes(services: Services, args: argparse.Namespace) -> int:
+    """List episodes, newest first, with id, state and any error."""
+    episodes = [e for e in await services.repos.episodes.all() if not args.feed_id or e.feed_id == args.feed_id]
+    episodes.sort(key=lambda e: (e.published_at is None, e.published_at), reverse=True)
+    for episode in episodes:
+        when = episode.published_at.date().isoformat() if episode.published_at else "????-??-??"
+        error = f"  ({episode.last_error})" if episode.last_error else ""
+        print(f"{episode.id}  {when}  {episode.state:<16} {episode.title}{error}")
+    return 0
 
 
 async def cmd_transcript(services: Services, args: argparse.Namespace) -> int:
@@ -224,6 +237,7 @@ _COMMANDS: dict[str, Callable[[Services, argparse.Namespace], Awaitable[int]]] =
     "scan": cmd_scan,
     "poll": cmd_poll,
     "feeds": cmd_feeds,
+    "episodes": cmd_episodes,
     "transcript": cmd_transcript,
     "insights": cmd_insights,
     "digest": cmd_digest,
