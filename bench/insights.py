@@ -1,0 +1,68 @@
+"""Offline insight ranker on the evaluation set: precision of the top five, filler, duplicates, speed.
+
+Run: python bench/insights.py   (transcripts under ../shared/corpus are used when present)
+Weights were tuned on the "dev" cases only; "test" cases are held out. Both are reported.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.eval.dataset import load_cases  # noqa: E402
+from tests.eval.harness import Run, run_all  # noqa: E402
+
+
+def _totals(runs: list[Run]) -> tuple[float, float, int, int, float]:
+    picked = sum(r.top.picked for r in runs) or 1
+    hits = sum(r.top.hits for r in runs)
+    filler = sum(r.top.filler for r in runs)
+    dupes = sum(r.top.duplicates for r in runs)
+    unlocated = sum(r.top.unlocated for r in runs)
+    hours = sum(r.case.hours for r in runs) or 1e-9
+    return hits / picked, filler / picked, dupes, unlocated, sum(r.seconds for r in runs) / hours
+
+
+def main() -> int:
+    cases, skipped = load_cases()
+    if not cases:
+        print("no evaluation cases found")
+        return 1
+    results = run_all(cases)
+    print(f"{'transcript':36} {'split':5} {'min':>5}  {'offline P@5':>11} {'filler':>6} {'dup':>3} "
+          f"{'s/hour':>7}   {'first-5':>7} {'longest-5':>9}")
+    for i, case in enumerate(cases):
+        off, first, longest = (results[name][i] for name in ("offline", "first-5", "longest-5"))
+        t = off.top
+        print(f"{case.name[:36]:36} {case.split:5} {case.hours * 60:5.0f}  {t.hits}/{t.picked:<9} "
+              f"{t.filler:>6} {t.duplicates:>3} {off.seconds / max(case.hours, 1e-9):7.2f}   "
+              f"{first.top.hits}/{first.top.picked:<5} {longest.top.hits}/{longest.top.picked:<7}")
+    print()
+    print(f"{'group':22} {'ranker':10} {'P@5':>6} {'filler':>7} {'dupes':>5} {'s per hour':>10}")
+    groups = {
+        "all": lambda c: True, "dev (tuned on)": lambda c: c.split == "dev",
+        "test (held out)": lambda c: c.split == "test", "real transcripts": lambda c: c.source == "corpus",
+        "written transcripts": lambda c: c.source == "written",
+    }
+    for label, keep in groups.items():
+        for name, runs in results.items():
+            chosen = [r for r in runs if keep(r.case)]
+            if not chosen:
+                continue
+            p, f, d, u, per_hour = _totals(chosen)
+            note = f"  ({u} quotes not found verbatim!)" if u else ""
+            print(f"{label:22} {name:10} {p:6.2f} {f:7.2f} {d:5d} {per_hour:10.3f}{note}")
+    off = results["offline"]
+    ref = results["longest-5"]  # sentence splitting alone: the reference cost in this process
+    ratio = sum(r.seconds for r in off) / max(sum(r.seconds for r in ref), 1e-9)
+    print(f"\nspeed: offline ranker costs {ratio:.1f}x sentence splitting alone (longest-5 baseline) "
+          f"on {sum(c.hours for c in cases):.1f} h of transcripts")
+    if skipped:
+        print(f"skipped (transcript not available here): {', '.join(skipped)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

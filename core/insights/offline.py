@@ -1,0 +1,229 @@
+"""The offline extractive insight ranker: the default Extractor when no language model is configured.
+
+Sentences -> filler and sponsor marks -> candidates of one to three sentences by one speaker ->
+features -> logistic score -> the best non-overlapping, non-duplicate passages above the floor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.config import InsightSettings
+from core.ids import insight_id_for
+from core.insights.corpus_stats import BackgroundStats, content_words
+from core.insights.features import (
+    ADVICE, CONTRARIAN, HARD_FILLER, MAX_WORDS, MIN_WORDS, PREDICTION, STOP, Candidate,
+    EpisodeContext, features, score, sentence_cues, sentence_reasons, strip_markers, sub_scores,
+)
+from core.insights.filler import guest_intro_mask, sponsor_mask
+from core.insights.sentences import Sentence, split_sentences
+from core.models import Chapter, Episode, Insight, InsightKind, Segment, Transcript
+
+try:  # written alongside; fall back to a plain lookup if that module is not there
+    from core.transcripts.chapters import chapter_at as _chapter_at
+except ImportError:  # pragma: no cover
+    def _chapter_at(chapters: Sequence[Chapter], t: float) -> Chapter | None:
+        shown = [c for c in chapters if c.toc and c.start <= t]
+        return shown[-1] if shown else None
+
+MAX_GAP = 6.0  # seconds of silence inside a candidate: beyond this it is two moments, not one
+DUPLICATE_JACCARD = 0.5
+TRIM_MARGIN = 0.08  # a shorter passage inside a pick wins if it scores at most this much lower
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A candidate with its features and score."""
+
+    candidate: Candidate
+    values: dict[str, float]
+    score: float
+
+
+def _turn_words(sentences: Sequence[Sentence]) -> list[int]:
+    """Words in the speaker turn around each sentence; 0 everywhere when there are no speakers."""
+    if all(s.speaker is None for s in sentences):
+        return [0] * len(sentences)
+    out = [0] * len(sentences)
+    i = 0
+    while i < len(sentences):
+        j = i
+        while j + 1 < len(sentences) and sentences[j + 1].speaker == sentences[i].speaker:
+            j += 1
+        words = sum(len(s.text.split()) for s in sentences[i:j + 1])
+        out[i:j + 1] = [words] * (j + 1 - i)
+        i = j + 1
+    return out
+
+
+def candidates(sentences: Sequence[Sentence], blocked: Sequence[bool]) -> list[Candidate]:
+    """Runs of one to three sentences by one speaker, 8-70 words, touching no blocked sentence."""
+    out = []
+    for i in range(len(sentences)):
+        for j in range(i, min(i + 3, len(sentences))):
+            if blocked[j] or sentences[j].speaker != sentences[i].speaker:
+                break
+            if j > i and sentences[j].start - sentences[j - 1].end > MAX_GAP:
+                break
+            members = sentences[i:j + 1]
+            text = " ".join(s.text for s in members)
+            n = len(text.split())
+            if n > MAX_WORDS:
+                break
+            if n >= MIN_WORDS:
+                out.append(Candidate(i, j, text, members[0].start, members[-1].end, members[0].speaker))
+    return out
+
+
+def rank(segments: Sequence[Segment], stats: BackgroundStats) -> list[Scored]:
+    """Every candidate passage of a transcript with its score, best first (ties: earliest)."""
+    sentences = split_sentences(segments)
+    if not sentences:
+        return []
+    reasons = sentence_reasons(sentences)
+    sponsor = sponsor_mask(sentences)
+    bio = guest_intro_mask(sentences)
+    blocked = [sp or b or bool(HARD_FILLER.intersection(r)) for sp, b, r in zip(sponsor, bio, reasons)]
+    cues = [sentence_cues(s) for s in sentences]
+    topic = Counter(w for q in cues for w in q.content)
+    ctx = EpisodeContext(sentences, cues, reasons, _turn_words(sentences), topic,
+                         max(s.end for s in sentences), stats)
+    scored = []
+    for cand in candidates(sentences, blocked):
+        values = features(cand, ctx)
+        scored.append(Scored(cand, values, score(values)))
+    scored.sort(key=lambda s: (-s.score, s.candidate.first, s.candidate.last))
+    return scored
+
+
+def _key_words(text: str) -> set[str]:
+    return {w for w in content_words(text) if w not in STOP and len(w) > 2}
+
+
+def _tightest(item: Scored, by_span: dict[tuple[int, int], Scored]) -> Scored:
+    """The shortest passage inside `item` that is nearly as good: readers want the point, not the run-up."""
+    c = item.candidate
+    best = item
+    for first in range(c.first, c.last + 1):
+        for last in range(first, c.last + 1):
+            inner = by_span.get((first, last))
+            if inner is None or (first, last) == (c.first, c.last):
+                continue
+            shorter = (inner.candidate.last - inner.candidate.first) < (best.candidate.last - best.candidate.first)
+            if shorter and inner.score >= item.score - TRIM_MARGIN:
+                best = inner
+    return best
+
+
+def select(scored: Sequence[Scored], limit: int, floor: float) -> list[Scored]:
+    """The best passages above `floor` that share no sentence and repeat no idea, best first."""
+    by_span = {(s.candidate.first, s.candidate.last): s for s in scored}
+    picked: list[Scored] = []
+    used: set[int] = set()
+    words: list[set[str]] = []
+    for ranked in scored:
+        if len(picked) >= limit or ranked.score < floor:
+            break
+        item = _tightest(ranked, by_span) if ranked.candidate.last > ranked.candidate.first else ranked
+        if item.score < floor:
+            item = ranked
+        span = set(range(item.candidate.first, item.candidate.last + 1))
+        if span & used:
+            continue
+        mine = _key_words(item.candidate.text)
+        if any(mine and other and len(mine & other) / len(mine | other) >= DUPLICATE_JACCARD
+               for other in words):
+            continue
+        picked.append(item)
+        used |= span
+        words.append(mine)
+    picked.sort(key=lambda s: (-s.score, s.candidate.first))
+    return picked
+
+
+_DISFLUENCY = re.compile(r"(?:,\s*)?(?<![\w'-])(?:um+|uh+|erm|uhhuh|mm-hmm|hmm+)\b(?:\s*[,.])?", re.IGNORECASE)
+_SET_OFF = re.compile(r"(?:,\s*(?:you know|i mean|like)(?=[,.!?]))|(?:\b(?:you know|i mean),\s*)|(?:\blike,\s+)",
+                      re.IGNORECASE)
+_STUTTER = re.compile(r"\b(i|the|a|an|to|and|it|we|you|they|is|that|so|but|of|in|on|my|it's|that's|this)"
+                      r"(?:,?\s+\1\b)+", re.IGNORECASE)
+_LABEL_INSIDE = re.compile(r"\s[A-Z][\w'-]+(?: [A-Z][\w'-]+)?: ")
+
+
+def clean_text(quote: str) -> str:
+    """The quote as a reader should see it: no 'um', 'you know' or stutters, capitalised, punctuated."""
+    text = _LABEL_INSIDE.sub(" ", quote)
+    text = _DISFLUENCY.sub(" ", text)
+    text = _SET_OFF.sub(" ", text)
+    text = _STUTTER.sub(r"\1", text)
+    text = strip_markers(text)
+    text = re.sub(r"\s+([,.!?;:])", r"\1", re.sub(r"\s+", " ", text)).strip(" ,;:-")
+    text = re.sub(r"([,.!?])[,.]+", r"\1", text).rstrip(".\u2026 ") + ("" if text.endswith(("?", "!")) else ".")
+    if text and text[0].islower():
+        text = text[0].upper() + text[1:]
+    text = re.sub(r"([.!?] )([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
+    return re.sub(r"\bi\b(?!\.)", "I", text)
+
+
+def guess_kind(text: str, values: dict[str, float]) -> InsightKind:
+    """What sort of idea a passage is, from its wording."""
+    lower = text.lower()
+    if PREDICTION.search(lower) and values["prediction"]:
+        return InsightKind.PREDICTION
+    if values["advice"] >= 0.5 and ADVICE.search(strip_markers(lower)):
+        return InsightKind.ADVICE
+    if CONTRARIAN.search(lower):
+        return InsightKind.CONTRARIAN
+    if values["numbers"] > 0.3 and (values["percent_money"] or values["year"] or values["numbers"] > 0.6):
+        return InsightKind.DATA
+    return InsightKind.CLAIM
+
+
+class OfflineExtractor:
+    """Extractive insights with no model and no network: fast, deterministic for a given history."""
+
+    name = "offline"
+
+    def __init__(self, settings: InsightSettings, stats: BackgroundStats | None = None) -> None:
+        self.settings = settings
+        self.stats = stats if stats is not None else BackgroundStats()
+
+    async def extract(
+        self, transcript: Transcript, episode: Episode, show_title: str,
+        chapters: Sequence[Chapter] = (),
+    ) -> list[Insight]:
+        """The episode's best insights, best first, each with a verbatim quote and times."""
+        return await asyncio.to_thread(self.extract_sync, transcript, episode, tuple(chapters))
+
+    def extract_sync(self, transcript: Transcript, episode: Episode,
+                     chapters: Sequence[Chapter] = ()) -> list[Insight]:
+        """`extract` without the thread hop (for benchmarks and callers already off the loop)."""
+        ranked = rank(transcript.segments, self.stats)
+        picked = select(ranked, self.settings.per_episode, self.settings.min_score)
+        self.stats.add_document(episode.id, content_words(transcript.text))
+        return [self._insight(item, episode, chapters) for item in picked]
+
+    def _insight(self, item: Scored, episode: Episode, chapters: Sequence[Chapter]) -> Insight:
+        c = item.candidate
+        novelty, specificity, evidence = sub_scores(item.values)
+        chapter = _chapter_at(chapters, c.start) if chapters else None
+        return Insight(
+            id=insight_id_for(episode.id, c.start, c.text),
+            episode_id=episode.id,
+            feed_id=episode.feed_id,
+            text=clean_text(c.text),
+            quote=c.text,
+            start=round(c.start, 2),
+            end=round(c.end, 2),
+            kind=guess_kind(c.text, item.values),
+            score=round(item.score, 4),
+            novelty=novelty,
+            specificity=specificity,
+            evidence=evidence,
+            speaker=c.speaker,
+            chapter=chapter.title if chapter else None,
+            extractor=self.name,
+        )

@@ -1,0 +1,64 @@
+"""Running rankers over the evaluation set: the offline extractor and two trivial baselines."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from core.config import InsightSettings
+from core.ids import episode_id_for
+from core.insights.corpus_stats import BackgroundStats
+from core.insights.offline import OfflineExtractor
+from core.insights.sentences import split_sentences
+from core.models import Episode, Transcript
+from tests.eval.dataset import Case, TopScore, score_top
+
+Picks = list[tuple[str, float]]  # (quote, start), best first
+
+
+def episode_for(case: Case) -> Episode:
+    """A stand-in episode for an eval case."""
+    return Episode(id=episode_id_for("feval", case.name), feed_id="feval", identity=case.name,
+                   title=case.name, published_at=None, duration_s=case.hours * 3600, audio_url=None,
+                   audio_type=None, page_url=None, description="")
+
+
+def offline_picks(extractor: OfflineExtractor, case: Case) -> Picks:
+    """The offline extractor's insights for a case, as (quote, start)."""
+    transcript = Transcript(episode_for(case).id, case.segments, "eval")
+    return [(i.quote, i.start) for i in extractor.extract_sync(transcript, episode_for(case))]
+
+
+def first_five(case: Case) -> Picks:
+    """Baseline: the first five sentences of eight words or more."""
+    return [(s.text, s.start) for s in split_sentences(case.segments) if len(s.text.split()) >= 8][:5]
+
+
+def longest_five(case: Case) -> Picks:
+    """Baseline: the five longest sentences."""
+    ranked = sorted(split_sentences(case.segments), key=lambda s: (-len(s.text.split()), s.index))
+    return [(s.text, s.start) for s in ranked[:5]]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One ranker on one case: its top-five score and how long it took."""
+
+    case: Case
+    top: TopScore
+    seconds: float
+
+
+def run_all(cases: list[Case], settings: InsightSettings | None = None) -> dict[str, list[Run]]:
+    """Every ranker over every case, in order; the offline extractor keeps one history across cases."""
+    extractor = OfflineExtractor(settings or InsightSettings(), BackgroundStats())
+    rankers = {"offline": lambda c: offline_picks(extractor, c), "first-5": first_five,
+               "longest-5": longest_five}
+    out: dict[str, list[Run]] = {name: [] for name in rankers}
+    for case in cases:
+        for name, ranker in rankers.items():
+            t0 = time.perf_counter()
+            picks = ranker(case)
+            elapsed = time.perf_counter() - t0
+            out[name].append(Run(case, score_top(case, picks), elapsed))
+    return out

@@ -1,0 +1,200 @@
+"""The offline extractive ranker: what a subscriber reads every morning when no LLM is configured."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+from core.config import InsightSettings
+from core.ids import insight_id_for
+from core.insights.corpus_stats import BackgroundStats
+from core.insights.filler import filler_reasons, is_question
+from core.insights.offline import OfflineExtractor, clean_text, guess_kind, rank
+from core.models import Chapter, Episode, InsightKind, Segment, Transcript
+from tests.eval.dataset import Case, is_filler, load_cases, locate
+from tests.eval.harness import episode_for, offline_picks
+
+EPISODE = Episode(id="etest00001", feed_id="ftest01", identity="x", title="T", published_at=None,
+                  duration_s=None, audio_url=None, audio_type=None, page_url=None, description="")
+
+
+def transcript(lines: list[str], speaker: str | None = "Guest", seconds: float = 6.0) -> Transcript:
+    segments = tuple(Segment(i * seconds, i * seconds + seconds - 0.5, line, speaker)
+                     for i, line in enumerate(lines))
+    return Transcript(EPISODE.id, segments, "test")
+
+
+def extract(t: Transcript, settings: InsightSettings | None = None, chapters: tuple[Chapter, ...] = ()):
+    return OfflineExtractor(settings or InsightSettings()).extract_sync(t, EPISODE, chapters)
+
+
+TALK = [
+    "Hey everybody, welcome back to The Money Hour, I'm Maya.",
+    "This episode is brought to you by Ledgerly, go to ledgerly.com/money and use code MONEY for 30% off.",
+    "So how did you get started in finance, and what got you interested?",
+    "A one percent annual fee eats roughly a quarter of your final balance over thirty years, "
+    "because you pay it on your gains as well as your savings.",
+    "Did you know that 90% of day traders lose money within their first two years?",
+    "Past performance barely predicts future performance, but fees predict it almost perfectly.",
+    "When companies switch retirement plans from opt-in to opt-out, participation jumps from about "
+    "half of new employees to around ninety percent.",
+    "Ha, that's brutal.",
+    "Thanks so much for listening, and please rate and review us wherever you get your podcasts.",
+]
+
+
+@pytest.fixture(scope="module")
+def eval_cases() -> list[Case]:
+    cases, _ = load_cases()
+    assert len([c for c in cases if c.source == "written"]) >= 6
+    return cases
+
+
+@pytest.fixture(scope="module")
+def eval_picks(eval_cases: list[Case]) -> dict[str, list[tuple[str, float]]]:
+    extractor = OfflineExtractor(InsightSettings(), BackgroundStats())
+    return {case.name: offline_picks(extractor, case) for case in eval_cases}
+
+
+def test_sponsor_reads_intros_and_other_labelled_filler_never_reach_the_top_five(
+        eval_cases: list[Case], eval_picks: dict[str, list[tuple[str, float]]]) -> None:
+    for case in eval_cases:
+        for quote, start in eval_picks[case.name][:5]:
+            span = locate(case, quote, start)
+            assert span is not None, (case.name, quote)
+            assert not is_filler(case, span), (case.name, quote)
+            assert not {"sponsor", "intro", "outro"} & set(filler_reasons(quote)), (case.name, quote)
+
+
+def test_the_top_five_of_every_eval_transcript_holds_no_question_and_no_duplicate(
+        eval_cases: list[Case], eval_picks: dict[str, list[tuple[str, float]]]) -> None:
+    from tests.eval.dataset import near_duplicate
+
+    for case in eval_cases:
+        top = [q for q, _ in eval_picks[case.name][:5]]
+        assert not any(is_question(q) for q in top), case.name
+        assert not any(near_duplicate(a, b) for i, a in enumerate(top) for b in top[i + 1:]), case.name
+
+
+def test_a_question_is_never_an_insight_even_with_numbers_in_it() -> None:
+    insights = extract(transcript(TALK))
+    assert insights, "the statements in TALK are insights"
+    for insight in insights:
+        assert "?" not in insight.quote and not is_question(insight.quote)
+        assert "day traders" not in insight.quote
+
+
+def test_sponsor_read_intro_and_outro_are_left_out_and_the_claims_are_kept() -> None:
+    quotes = " ".join(i.quote for i in extract(transcript(TALK)))
+    assert "Ledgerly" not in quotes and "welcome back" not in quotes and "rate and review" not in quotes
+    assert "one percent annual fee" in quotes
+    assert "opt-in to opt-out" in quotes
+
+
+def test_a_transcript_of_nothing_but_filler_yields_no_insight() -> None:
+    filler = [TALK[0], TALK[1], TALK[2], TALK[7], TALK[8],
+              "Okay, let's take a quick break, and when we come back, more on that.",
+              "I'm doing great, thanks for having me, it's so good to be back on the show."]
+    assert extract(transcript(filler)) == []
+
+
+@pytest.mark.parametrize("segments", [(), (Segment(0.0, 4.0, "Fees compound against you."),),
+                                      (Segment(0.0, 1.0, "   "),)])
+def test_an_empty_or_one_segment_transcript_yields_an_empty_list(segments: tuple[Segment, ...]) -> None:
+    assert extract(Transcript(EPISODE.id, segments, "test")) == []
+
+
+def test_a_transcript_without_punctuation_still_yields_clean_insights(eval_cases: list[Case]) -> None:
+    case = next(c for c in eval_cases if c.name == "kitchen-lab_asr")
+    assert not re.search(r"[.,?!]", " ".join(s.text for s in case.segments))
+    insights = OfflineExtractor(InsightSettings()).extract_sync(
+        Transcript(episode_for(case).id, case.segments, "whisper:test"), episode_for(case))
+    assert len(insights) >= 3
+    for insight in insights:
+        assert insight.text[0].isupper() and insight.text.endswith((".", "!"))
+        assert not re.search(r"\b(?:um|uh)\b", insight.text)
+        assert 8 <= len(insight.quote.split()) <= 70
+
+
+def test_output_is_deterministic_and_ids_are_stable_across_runs() -> None:
+    t = transcript(TALK)
+    first, second = extract(t), extract(t)
+    assert first == second
+    for insight in first:
+        assert insight.id == insight_id_for(EPISODE.id, insight.start, insight.quote)
+
+
+def test_insights_carry_verbatim_quotes_times_and_scores_in_range() -> None:
+    t = transcript(TALK)
+    spoken = " ".join(s.text for s in t.segments)
+    insights = extract(t)
+    assert [i.score for i in insights] == sorted((i.score for i in insights), reverse=True)
+    for insight in insights:
+        assert insight.quote in spoken
+        assert 0 <= insight.start < insight.end <= t.segments[-1].end
+        assert insight.score >= InsightSettings().min_score
+        assert all(0.0 <= v <= 1.0 for v in (insight.score, insight.novelty, insight.specificity,
+                                              insight.evidence))
+        assert insight.extractor == "offline" and insight.speaker == "Guest"
+        assert insight.episode_id == EPISODE.id and insight.feed_id == EPISODE.feed_id
+        assert isinstance(insight.kind, InsightKind)
+
+
+def test_picks_never_overlap_and_the_per_episode_limit_holds(eval_cases: list[Case]) -> None:
+    case = next(c for c in eval_cases if c.name == "money-hour_index-funds")
+    settings = InsightSettings(per_episode=4, min_score=0.0)
+    insights = OfflineExtractor(settings).extract_sync(
+        Transcript(episode_for(case).id, case.segments, "test"), episode_for(case))
+    assert len(insights) == 4
+    spans = sorted((i.start, i.end) for i in insights)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+
+
+def test_chapter_titles_are_attached_when_chapters_are_given() -> None:
+    chapters = (Chapter(0.0, "Opening"), Chapter(15.0, "Fees"), Chapter(33.0, "Defaults"))  # lines: 6 s each
+    insights = extract(transcript(TALK), chapters=chapters)
+    assert next(i.chapter for i in insights if "annual fee" in i.quote) == "Fees"
+    assert next(i.chapter for i in insights if "opt-in" in i.quote) in ("Fees", "Defaults")
+    assert all(i.chapter == ("Fees" if i.start < 33.0 else "Defaults") for i in insights)
+
+
+async def test_extract_runs_through_the_async_port() -> None:
+    insights = await OfflineExtractor(InsightSettings()).extract(transcript(TALK), EPISODE, "Money Hour")
+    assert insights == extract(transcript(TALK))
+
+
+def test_cleaned_text_drops_fillers_and_stutters_and_keeps_the_claim() -> None:
+    assert clean_text("so um you know, the the key is, uh, to salt it early") == "The key is to salt it early."
+    assert clean_text("and i think that's, like, it's the default that matters,") == \
+        "I think that's, it's the default that matters."
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("By 2030 most new cars sold in Norway will be electric, because the tax on petrol cars keeps rising.",
+     InsightKind.PREDICTION),
+    ("You should build an emergency fund before you buy a single stock.", InsightKind.ADVICE),
+    ("The ten percent rule is more folklore than science.", InsightKind.CONTRARIAN),
+    ("Revenue grew 37% to $19 million in the fourth quarter.", InsightKind.DATA),
+    ("Printing amplified whoever could produce texts that people wanted to buy.", InsightKind.CLAIM),
+])
+def test_the_kind_is_guessed_from_the_wording(text: str, kind: InsightKind) -> None:
+    scored = rank([Segment(0, 10, text, "A")], BackgroundStats())
+    assert scored and guess_kind(text, scored[0].values) == kind
+
+
+@pytest.mark.parametrize("text", [
+    "x" * 100_000,
+    "\x00\x01\x02 binary \ufffd\ufffd junk " * 500,
+    "🎙️ " * 2000,
+    "word " * 20_000,
+])
+def test_hostile_transcript_text_does_not_crash(text: str) -> None:
+    insights = extract(Transcript(EPISODE.id, (Segment(0.0, 60.0, text),), "test"))
+    assert isinstance(insights, list)
+
+
+def test_broken_segment_times_do_not_crash() -> None:
+    segments = (Segment(math.nan, 5.0, TALK[3]), Segment(10.0, 2.0, TALK[5]), Segment(math.inf, 1.0, TALK[6]))
+    assert isinstance(extract(Transcript(EPISODE.id, segments, "test")), list)
