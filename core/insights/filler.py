@@ -15,7 +15,8 @@ from core.models import Segment
 
 
 def _rx(*patterns: str) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+    # Case-sensitive on purpose: cues are matched against lowercased text, which is much faster.
+    return re.compile("|".join(f"(?:{p})" for p in patterns))
 
 
 _TLD = r"(?:com|net|org|io|co|fm|dev|show|ai|app|us|uk|tv)"
@@ -34,7 +35,7 @@ _SPONSOR = _rx(
 )
 # Each of these also turns up in ordinary talk; two different ones in a sentence make a cue.
 _SPONSOR_WEAK = (
-    re.compile(_URL_PATH, re.IGNORECASE),
+    re.compile(_URL_PATH),
     _rx(r"\bvisit \S+(?:\.| dot )(?:com|net|org|io|fm)\b", r"\bgo to \S+(?:\.| dot )(?:com|net|org|io|fm)\b"),
     _rx(r"\bhead (?:over )?to\b", r"\bcheck (?:them|it) out\b", r"\bjoin (?:them|the program)\b"),
     _rx(r"\bsign up\b", r"\bget started\b", r"\bstart your\b"),
@@ -53,12 +54,15 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"\b(?:follow|find) (?:me|us) on\b", r"\bsign up for (?:our|the)\b", r"\bsend (?:it|them|us) (?:in|an email)\b",
         r"\bhit us up\b", r"\blink (?:is )?in the (?:show ?notes|description)\b", r"\bin the (?:show ?notes|episode description)\b",
         r"\bjoin (?:our|the) (?:discord|slack|community)\b", r"\bwhere can (?:people|listeners|folks) find you\b",
+        r"\byou can (?:also )?(?:subscribe|support us|become a|get tickets|grab|follow us|join us|sign up)\b",
+        r"\bdon'?t forget (?:to|ours|about our)\b", r"\btickets (?:are )?(?:now )?(?:on sale|available)\b",
     ),
     "intro": _rx(
         r"\bwelcome (?:back )?to (?:the show|\w+)", r"\bthis is (?:the )?[\w' ]{0,40}(?:podcast|show|review)\b",
         r"\bi'?m your host\b", r"\bi'?m (?:here )?with (?:my )?co-?hosts?\b", r"\b(?:joining me|with me) (?:today|now|as always|live|as well)\b",
         r"\b(?:my|our) guests? (?:today|is|this week)\b", r"\btoday'?s guest\b", r"\bepisode (?:number )?\d{2,}\b",
-        r"\bepisode (?:one|two|three) hundred\b", r"^(?:and )?i'?m [A-Z]\w+(?: [A-Z]\w+)?[,.]", r"\bthe last word in\b",
+        r"\bepisode (?:one|two|three) hundred\b", r"\bthe last word in\b", r"\bmy name is\b",
+        r"\bi'?m joined (?:today |here )?by\b", r"\bplease welcome\b",
         r"^it'?s (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", r"\bin the chapters today\b",
     ),
     "outro": _rx(
@@ -95,6 +99,8 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"\bmore (?:details )?(?:on|about) that in a\b", r"\bnext week,? (?:we|on)\b",
     ),
 }
+# "And I'm Amara." / "I'm James Cridland, the editor of Podnews." (case matters: not "I'm sure")
+_NAME_INTRO = re.compile(r"^(?:[Aa]nd |[Hh]i,? |[Hh]ey,? )?I'?m (?:[A-Z][a-z]+)(?: [A-Z][a-z]+){0,2}(?:[,.!]|$| here\b| from\b)")
 _QUESTION_START = _rx(
     r"^(?:so |and |but |okay |ok |now |well |um |uh )*(?:what|why|how|when|where|who|which|whose) "
     r"(?:is|are|was|were|do|does|did|can|could|would|should|will|has|have|about|happens|happened|made)\b",
@@ -111,7 +117,7 @@ _TERMINAL = re.compile(r"[.!]\s*[\"')\]]*\s*$")
 
 def is_question(text: str) -> bool:
     """Whether the passage asks rather than tells (a '?' or, without punctuation, its opening)."""
-    stripped = text.strip()
+    stripped = text.strip().lower()
     if "?" in stripped or _PROMPT.search(stripped):
         return True
     return not _TERMINAL.search(stripped) and bool(_QUESTION_START.search(stripped))
@@ -120,8 +126,11 @@ def is_question(text: str) -> bool:
 def filler_reasons(text: str) -> list[str]:
     """Why a passage is not an insight, e.g. ['sponsor'] or ['intro', 'greeting']; [] if none."""
     norm = " ".join(text.replace("\u2019", "'").split())
-    reasons = [name for name, pattern in _PATTERNS.items() if pattern.search(norm)]
-    if "sponsor" not in reasons and _weak_cues(norm) >= 2:
+    lower = norm.lower()
+    reasons = [name for name, pattern in _PATTERNS.items() if pattern.search(lower)]
+    if "intro" not in reasons and _NAME_INTRO.search(norm):
+        reasons.append("intro")
+    if "sponsor" not in reasons and _weak_cues(lower) >= 2:
         reasons.insert(0, "sponsor")
     if is_question(norm):
         reasons.append("question")
@@ -153,11 +162,12 @@ def _brands(sentences: Sequence[Sentence], cues: list[int]) -> set[str]:
 
 
 def _weak_cues(text: str) -> int:
-    return sum(1 for pattern in _SPONSOR_WEAK if pattern.search(text))
+    lower = text.lower()
+    return sum(1 for pattern in _SPONSOR_WEAK if pattern.search(lower))
 
 
 def _is_cue(sentence: Sentence) -> bool:
-    return bool(_SPONSOR.search(sentence.text)) or _weak_cues(sentence.text) >= 2
+    return bool(_SPONSOR.search(sentence.text.lower())) or _weak_cues(sentence.text) >= 2
 
 
 def sponsor_spans(sentences: Sequence[Sentence]) -> list[tuple[int, int]]:
@@ -180,7 +190,7 @@ def sponsor_spans(sentences: Sequence[Sentence]) -> list[tuple[int, int]]:
             blocks.append([i, i])
     spans = []
     for first, last in blocks:
-        if first > 0 and _LEAD_IN.search(sentences[first - 1].text) and \
+        if first > 0 and _LEAD_IN.search(sentences[first - 1].text.lower()) and \
                 sentences[first - 1].speaker == sentences[first].speaker:
             first -= 1
         while (last + 1 < len(sentences) and last - first < 40
@@ -195,6 +205,30 @@ def _continues_read(prev: Sentence, nxt: Sentence, brands: set[str]) -> bool:
     if nxt.speaker != prev.speaker or nxt.start - prev.end > 20:
         return False
     return _weak_cues(nxt.text) > 0 or any(b in nxt.text.lower() for b in brands)
+
+
+_GUEST_INTRO = _rx(r"\b(?:my|our) guests? (?:today|this week|is|are)\b", r"\btoday'?s guest\b",
+                   r"\bjoining (?:me|us) (?:today|now|this week)\b", r"\bi'?m joined (?:today |here )?by\b")
+
+
+def guest_intro_mask(sentences: Sequence[Sentence]) -> list[bool]:
+    """The host's reading of a guest's bio: from 'our guest today is' to the 'welcome' that ends it.
+
+    A bio is full of numbers and names ('forty papers', 'fifteen years at Michigan') but is not an
+    insight; only the sentences between the cue and a welcome by the same voice are marked.
+    """
+    mask = [False] * len(sentences)
+    for i, s in enumerate(sentences):
+        if not _GUEST_INTRO.search(s.text.lower()):
+            continue
+        for j in range(i, min(i + 7, len(sentences))):
+            if sentences[j].speaker != s.speaker:
+                break
+            if "welcome" in sentences[j].text.lower() or "thanks for coming" in sentences[j].text.lower():
+                for k in range(i, j + 1):
+                    mask[k] = True
+                break
+    return mask
 
 
 def sponsor_mask(sentences: Sequence[Sentence]) -> list[bool]:

@@ -150,6 +150,7 @@ _SET_OFF = re.compile(r"(?:,\s*(?:you know|i mean|like)(?=[,.!?]))|(?:\b(?:you k
                       re.IGNORECASE)
 _STUTTER = re.compile(r"\b(i|the|a|an|to|and|it|we|you|they|is|that|so|but|of|in|on|my|it's|that's|this)"
                       r"(?:,?\s+\1\b)+", re.IGNORECASE)
+_ABBREVIATIONS = frozenset({"e.g.", "i.e.", "vs.", "etc.", "cf.", "approx.", "a.m.", "p.m."})
 _LABEL_INSIDE = re.compile(r"\s[A-Z][\w'-]+(?: [A-Z][\w'-]+)?: ")
 
 
@@ -164,7 +165,8 @@ def clean_text(quote: str) -> str:
     text = re.sub(r"([,.!?])[,.]+", r"\1", text).rstrip(".\u2026 ") + ("" if text.endswith(("?", "!")) else ".")
     if text and text[0].islower():
         text = text[0].upper() + text[1:]
-    text = re.sub(r"([.!?] )([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
+    text = re.sub(r"(\S+[.!?] )([a-z])", lambda m: m.group(1) + (
+        m.group(2) if m.group(1).lower().strip() in _ABBREVIATIONS else m.group(2).upper()), text)
     return re.sub(r"\bi\b(?!\.)", "I", text)
 
 
