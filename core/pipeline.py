@@ -152,6 +152,7 @@ class EpisodePipeline:
     async def _transcribe(self, episode: Episode, feed: Feed, notify: ProgressFn) -> Episode:
         if await load_transcript(self.repos.store, episode.id) is not None:
             # the transcript was stored but the kill came before the state: do not redo it
+            log.info("transcript already stored episode=%s", episode.id)
             return await self._set_state(episode, EpisodeState.TRANSCRIBED)
         transcript = None
         if episode.state == EpisodeState.NEW and self.settings.transcription.prefer_publisher_transcripts:
