@@ -91,6 +91,11 @@ def build_services(
         from core.adapters.llm_litellm import LiteLLMClient
 
         llm = LiteLLMClient(settings.llm, settings.secrets.llm_api_key)
+    if llm is not None:
+        from core.insights.budget import BudgetedLLM, LLMBudget
+
+        # one budget for extraction and answers: questions cost money too
+        llm = BudgetedLLM(llm, LLMBudget(store, clock, settings.llm))
     if extractor is None:
         extractor = _extractor(settings, llm, store, clock)
     repos = Repos(store)
