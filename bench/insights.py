@@ -11,8 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.eval.dataset import load_cases  # noqa: E402
-from tests.eval.harness import Run, run_all  # noqa: E402
+from tests.eval.dataset import load_cases
+from tests.eval.harness import Run, run_all
 
 
 def _totals(runs: list[Run]) -> tuple[float, float, int, int, float]:
@@ -44,6 +44,7 @@ def main() -> int:
     groups = {
         "all": lambda c: True, "dev (tuned on)": lambda c: c.split == "dev",
         "test (held out)": lambda c: c.split == "test", "real transcripts": lambda c: c.source == "corpus",
+        "real, held out": lambda c: c.source == "corpus" and c.split == "test",
         "written transcripts": lambda c: c.source == "written",
     }
     for label, keep in groups.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from itertools import pairwise
 
 import pytest
 
@@ -34,12 +35,12 @@ TALK = [
     "Hey everybody, welcome back to The Money Hour, I'm Maya.",
     "This episode is brought to you by Ledgerly, go to ledgerly.com/money and use code MONEY for 30% off.",
     "So how did you get started in finance, and what got you interested?",
-    "A one percent annual fee eats roughly a quarter of your final balance over thirty years, "
-    "because you pay it on your gains as well as your savings.",
+    ("A one percent annual fee eats roughly a quarter of your final balance over thirty years, "
+     "because you pay it on your gains as well as your savings."),
     "Did you know that 90% of day traders lose money within their first two years?",
     "Past performance barely predicts future performance, but fees predict it almost perfectly.",
-    "When companies switch retirement plans from opt-in to opt-out, participation jumps from about "
-    "half of new employees to around ninety percent.",
+    ("When companies switch retirement plans from opt-in to opt-out, participation jumps from about "
+     "half of new employees to around ninety percent."),
     "Ha, that's brutal.",
     "Thanks so much for listening, and please rate and review us wherever you get your podcasts.",
 ]
@@ -149,7 +150,7 @@ def test_picks_never_overlap_and_the_per_episode_limit_holds(eval_cases: list[Ca
         Transcript(episode_for(case).id, case.segments, "test"), episode_for(case))
     assert len(insights) == 4
     spans = sorted((i.start, i.end) for i in insights)
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+    assert all(a[1] <= b[0] for a, b in pairwise(spans))
 
 
 def test_chapter_titles_are_attached_when_chapters_are_given() -> None:

@@ -26,7 +26,7 @@ def _rx(*patterns: str) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns))
 
 
-_NUMBER_WORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+_NUMBER_WORD = (r"(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
                 r"thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|"
                 r"half|quarter|third|double|twice|triple|percent|dozen)")
 NUMBER = _rx(r"\d", rf"\b{_NUMBER_WORD}\b")
@@ -53,10 +53,17 @@ ADVICE = _rx(r"\byou (?:should|shouldn'?t|need to|have to|must|want to|don'?t wa
              r"\bif you (?:want|only|haven'?t|go|can'?t)\b", r"\bthe best (?:way|thing|strategy|practice)\b",
              r"\brule of thumb\b", r"^(?:don'?t|do not|stop|start|use|get|pick|set up|build|check|look at|try|be|"
              r"make|find|keep|put|ask|look|insulate|salt|pat|skip|cut|focus|write|test|measure|save)\b")
-PREDICTION = _rx(r"\bwill (?:be|become|have|never|continue|replace|change|grow|fall|go|make|happen|get|keep|play)\b",
-                 r"\bby (?:20\d\d|the end of)\b", r"\bin (?:\w+ |\d+ )?years? (?:time|from now)\b",
-                 r"\bnext (?:year|decade)\b", r"\bin the future\b", r"\bgoing to (?:be|become|happen|fold|play|change)\b",
-                 r"\bi (?:predict|expect|bet)\b", r"\bwon'?t last\b", r"\beventually\b", r"\bis (?:going|gonna) to\b")
+PREDICTION = _rx(r"\bwill (?:be|become|have|never|continue|replace|change|grow|fall|make|happen|keep|play|"
+                 r"disappear|die|win|lose|shrink|double|overtake)\b", r"\bby (?:20\d\d|the end of)\b",
+                 r"\bin (?:\w+ |\d+ )?years? (?:time|from now)\b", r"\bnext (?:year|decade)\b", r"\bin the future\b",
+                 r"\b(?:is|are) (?:going|gonna) to (?:become|happen|fold|change|replace|disappear|die|win|lose|grow|"
+                 r"shrink|take over|be (?:a|the|huge|big|bigger|dead|gone|over))\b", r"\bi (?:predict|expect|bet)\b",
+                 r"\bwon'?t last\b", r"\beventually\b")
+ADVICE_KIND = _rx(r"\byou (?:should|shouldn'?t|need to|have to|must|want to|don'?t want)\b", r"\bmake sure\b",
+                  r"\bthe (?:key|trick|secret|fix|rule) is\b", r"\bmy advice\b", r"\bi'?d (?:recommend|tell|suggest)\b",
+                  r"\bi (?:recommend|always tell)\b", r"\btry to\b", r"\bavoid\b", r"\brule of thumb\b",
+                  r"\bif you only\b", r"^(?:don'?t|do not|stop|start|use|get|pick|set up|build|check|look at|try|"
+                  r"insulate|salt|pat|skip|focus|measure|save|put|keep)\b")
 EVIDENCE = _rx(r"\bstud(?:y|ies)\b", r"\bresearch(?:ers)?\b", r"\bdata\b", r"\bsurvey\b", r"\bfound\b", r"\bmeasured?\b",
                r"\bshow(?:s|ed)\b", r"\baccording to\b", r"\bevidence\b", r"\bestimates?\b", r"\btests?\b",
                r"\bon average\b", r"\bturns out\b", r"\bwe (?:learned|found|noticed|tracked|saw)\b", r"\bin the lab\b")
@@ -115,6 +122,7 @@ class EpisodeContext:
     sentences: Sequence[Sentence]
     cues: Sequence[SentenceCues]
     reasons: Sequence[tuple[str, ...]]  # filler reasons per sentence
+    cased: bool  # the transcript has real capitals and punctuation (not raw lowercase ASR)
     turn_words: Sequence[int]  # words in the speaker turn each sentence belongs to (0: no speakers)
     topic: Counter[str]  # content-word counts across the episode
     duration: float
@@ -142,6 +150,8 @@ class SentenceCues:
     words: int
     content: tuple[str, ...]  # content words (no stop words, longer than two letters)
     dangling: bool
+    opens: bool  # starts like a sentence: a capital letter (or a digit, a quote)
+    closes: bool  # ends with sentence punctuation
 
     @property
     def weak(self) -> bool:
@@ -160,7 +170,9 @@ def sentence_cues(sentence: Sentence) -> SentenceCues:
     counts["named"] = len(NAMED.findall(sentence.text))
     counts["acronym"] = len(ACRONYM.findall(sentence.text))
     content = tuple(w for w in content_words(lower) if w not in STOP and len(w) > 2)
-    return SentenceCues(counts, len(sentence.text.split()), content, bool(DANGLING.match(body)))
+    text = sentence.text.strip()
+    return SentenceCues(counts, len(sentence.text.split()), content, bool(DANGLING.match(body)),
+                        opens=not text[:1].islower(), closes=text[-1:] in ".!?\"'\u2026")
 
 
 def features(c: Candidate, ctx: EpisodeContext) -> dict[str, float]:
@@ -197,6 +209,8 @@ def features(c: Candidate, ctx: EpisodeContext) -> dict[str, float]:
         "topic": min(len(topic_hits) / 4, 1.0),
         "hedge": density("hedge", 12), "anecdote": share("anecdote"), "chatter": density("chatter", 10),
         "dangling": 1.0 if cues[0].dangling else 0.0,
+        # In punctuated text a lowercase start or a missing full stop means a cut mid-clause.
+        "fragment": (0.5 * (not cues[0].opens) + 0.5 * (not cues[-1].closes)) if ctx.cased else 0.0,
         "meta": share("meta"), "ad_copy": share("ad_copy"), "stutter": density("stutter", 15),
         "banter": 1.0 if banter else 0.0,
         "short_member": 1.0 if short_member else 0.0,
@@ -210,15 +224,15 @@ def features(c: Candidate, ctx: EpisodeContext) -> dict[str, float]:
 
 
 WEIGHTS: dict[str, float] = {
-    "ad_copy": -0.33, "advice": 0.39, "anecdote": -0.89, "banter": -0.18, "chatter": -0.75,
-    "comparative": 1.19, "contrarian": 0.33, "contrast": 0.50, "dangling": -0.08, "density": 2.02,
-    "distinct": 0.15, "edge": -0.42, "evidence": 0.42, "general": 0.35, "hedge": -0.10,
-    "length": 0.80, "meta": -0.52, "named": -0.45, "numbers": 1.16, "percent_money": 1.69,
-    "prediction": 0.48, "rare_share": 0.33, "reason": 0.51, "sentences": 0.26, "short_member": -0.15,
-    "stutter": -0.00, "too_long": -0.12, "topic": -0.18, "turn": -0.58, "weak_member": -0.44,
-    "year": 0.23,
+    "ad_copy": -0.33, "advice": 0.43, "anecdote": -0.90, "banter": -0.17, "chatter": -0.76,
+    "comparative": 1.26, "contrarian": 0.30, "contrast": 0.53, "dangling": -0.08, "density": 1.95,
+    "distinct": 0.15, "edge": -0.43, "evidence": 0.40, "fragment": -0.45, "general": 0.35,
+    "hedge": -0.10, "length": 0.89, "meta": -0.51, "named": -0.49, "numbers": 1.28,
+    "percent_money": 1.58, "prediction": -0.25, "rare_share": 0.35, "reason": 0.53, "sentences": 0.24,
+    "short_member": -0.19, "stutter": -0.02, "too_long": -0.06, "topic": -0.17, "turn": -0.59,
+    "weak_member": -0.42, "year": 0.19,
 }
-BIAS = -2.86
+BIAS = -2.80
 
 
 def score(values: dict[str, float], weights: dict[str, float] | None = None, bias: float = BIAS) -> float:

@@ -91,6 +91,8 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"\blet'?s (?:talk|dive|jump|get|start|move|kick|wrap|take a look)\b", r"\b(?:we'?ll|we will|i'?ll|i will) (?:talk|be talking|discuss|get) (?:about|into|to)\b",
         r"\btoday'?s (?:topic|episode|show)\b", r"\bthis (?:week|episode) (?:on|we)\b", r"\bi (?:want|wanted|'?d love) to (?:talk|ask|start|share|linger)\b",
         r"\bmoving on\b", r"\bi'?m going to be talking\b", r"\bthis (?:interview|conversation|episode) is (?:about|what)\b",
+        r"\blet me (?:just )?(?:dive|jump|start|ask|pull (?:this |that |it )?up|share|show|read|play|close)\b",
+        r"\b(?:my|the) next question\b",
     ),
     "teaser": _rx(
         r"\bcoming up\b", r"\bafter the break\b", r"\bwhen we come back\b", r"\bstick around\b", r"\bstay tuned\b",

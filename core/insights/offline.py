@@ -16,8 +16,21 @@ from core.config import InsightSettings
 from core.ids import insight_id_for
 from core.insights.corpus_stats import BackgroundStats, content_words
 from core.insights.features import (
-    ADVICE, CONTRARIAN, HARD_FILLER, MAX_WORDS, MIN_WORDS, PREDICTION, STOP, Candidate,
-    EpisodeContext, features, score, sentence_cues, sentence_reasons, strip_markers, sub_scores,
+    ADVICE_KIND,
+    CONTRARIAN,
+    HARD_FILLER,
+    MAX_WORDS,
+    MIN_WORDS,
+    PREDICTION,
+    STOP,
+    Candidate,
+    EpisodeContext,
+    features,
+    score,
+    sentence_cues,
+    sentence_reasons,
+    strip_markers,
+    sub_scores,
 )
 from core.insights.filler import guest_intro_mask, sponsor_mask
 from core.insights.sentences import Sentence, split_sentences
@@ -42,6 +55,7 @@ class Scored:
     candidate: Candidate
     values: dict[str, float]
     score: float
+    weak: tuple[bool, ...] = ()  # per member sentence: says little on its own (see SentenceCues.weak)
 
 
 def _turn_words(sentences: Sequence[Sentence]) -> list[int]:
@@ -90,12 +104,14 @@ def rank(segments: Sequence[Segment], stats: BackgroundStats) -> list[Scored]:
     blocked = [sp or b or bool(HARD_FILLER.intersection(r)) for sp, b, r in zip(sponsor, bio, reasons)]
     cues = [sentence_cues(s) for s in sentences]
     topic = Counter(w for q in cues for w in q.content)
-    ctx = EpisodeContext(sentences, cues, reasons, _turn_words(sentences), topic,
+    cased = sum(q.opens and q.closes for q in cues) >= 0.5 * len(cues)
+    ctx = EpisodeContext(sentences, cues, reasons, cased, _turn_words(sentences), topic,
                          max(s.end for s in sentences), stats)
     scored = []
     for cand in candidates(sentences, blocked):
         values = features(cand, ctx)
-        scored.append(Scored(cand, values, score(values)))
+        weak = tuple(q.weak for q in cues[cand.first:cand.last + 1])
+        scored.append(Scored(cand, values, score(values), weak))
     scored.sort(key=lambda s: (-s.score, s.candidate.first, s.candidate.last))
     return scored
 
@@ -104,8 +120,18 @@ def _key_words(text: str) -> set[str]:
     return {w for w in content_words(text) if w not in STOP and len(w) > 2}
 
 
-def _tightest(item: Scored, by_span: dict[tuple[int, int], Scored]) -> Scored:
-    """The shortest passage inside `item` that is nearly as good: readers want the point, not the run-up."""
+def _tightest(item: Scored, by_span: dict[tuple[int, int], Scored], floor: float) -> Scored:
+    """The shortest passage inside `item` that is nearly as good: readers want the point, not the run-up.
+
+    A weak sentence at either edge ('Way more than that.', 'I'd need to see you in the lab for that
+    one.') is dropped whenever what remains is still a candidate above the floor.
+    """
+    while item.weak and len(item.weak) > 1 and (item.weak[0] or item.weak[-1]):
+        c = item.candidate
+        inner = by_span.get((c.first + 1, c.last) if item.weak[0] else (c.first, c.last - 1))
+        if inner is None or inner.score < floor:
+            break
+        item = inner
     c = item.candidate
     best = item
     for first in range(c.first, c.last + 1):
@@ -128,7 +154,7 @@ def select(scored: Sequence[Scored], limit: int, floor: float) -> list[Scored]:
     for ranked in scored:
         if len(picked) >= limit or ranked.score < floor:
             break
-        item = _tightest(ranked, by_span) if ranked.candidate.last > ranked.candidate.first else ranked
+        item = _tightest(ranked, by_span, floor) if ranked.candidate.last > ranked.candidate.first else ranked
         if item.score < floor:
             item = ranked
         span = set(range(item.candidate.first, item.candidate.last + 1))
@@ -146,8 +172,9 @@ def select(scored: Sequence[Scored], limit: int, floor: float) -> list[Scored]:
 
 
 _DISFLUENCY = re.compile(r"(?:,\s*)?(?<![\w'-])(?:um+|uh+|erm|uhhuh|mm-hmm|hmm+)\b(?:\s*[,.])?", re.IGNORECASE)
-_SET_OFF = re.compile(r"(?:,\s*(?:you know|i mean|like)(?=[,.!?]))|(?:\b(?:you know|i mean),\s*)|(?:\blike,\s+)",
-                      re.IGNORECASE)
+_SET_OFF = re.compile(r"(?:,\s*(?:you know|i mean|like)(?=[,.!?]))|(?:\b(?:you know|i mean),\s*)", re.IGNORECASE)
+_ANSWER_WORD = re.compile(r"^(?:(?:yes|no|yeah|yep|nope|right|sure|exactly|totally|absolutely|correct|true|"
+                          r"okay|ok|so|well|alright)[.!,]\s+)+", re.IGNORECASE)
 _STUTTER = re.compile(r"\b(i|the|a|an|to|and|it|we|you|they|is|that|so|but|of|in|on|my|it's|that's|this)"
                       r"(?:,?\s+\1\b)+", re.IGNORECASE)
 _ABBREVIATIONS = frozenset({"e.g.", "i.e.", "vs.", "etc.", "cf.", "approx.", "a.m.", "p.m."})
@@ -160,7 +187,7 @@ def clean_text(quote: str) -> str:
     text = _DISFLUENCY.sub(" ", text)
     text = _SET_OFF.sub(" ", text)
     text = _STUTTER.sub(r"\1", text)
-    text = strip_markers(text)
+    text = strip_markers(_ANSWER_WORD.sub("", strip_markers(text)))
     text = re.sub(r"\s+([,.!?;:])", r"\1", re.sub(r"\s+", " ", text)).strip(" ,;:-")
     text = re.sub(r"([,.!?])[,.]+", r"\1", text).rstrip(".\u2026 ") + ("" if text.endswith(("?", "!")) else ".")
     if text and text[0].islower():
@@ -175,7 +202,7 @@ def guess_kind(text: str, values: dict[str, float]) -> InsightKind:
     lower = text.lower()
     if PREDICTION.search(lower) and values["prediction"]:
         return InsightKind.PREDICTION
-    if values["advice"] >= 0.5 and ADVICE.search(strip_markers(lower)):
+    if ADVICE_KIND.search(strip_markers(lower)):
         return InsightKind.ADVICE
     if CONTRARIAN.search(lower):
         return InsightKind.CONTRARIAN

@@ -73,7 +73,7 @@ def split_sentences(segments: Sequence[Segment]) -> list[Sentence]:
     for run in _by_punctuation(words):
         for part in _cut_at_asr_pauses(run):
             pieces.extend(_cut_long(part))
-    out = []
+    out: list[Sentence] = []
     for piece in pieces:
         text = " ".join(w.text for w in piece).strip()
         if re.search(r"[A-Za-z0-9]", text):
@@ -142,7 +142,7 @@ def _ends_sentence(word: str, following: str | None) -> bool:
         return False  # 'Dr. Smith', 'J. R. R. Tolkien'
     if lower in _MAYBE_END or re.fullmatch(r"(?:[a-z]\.){2,}", lower):
         return nxt.lower().rstrip(",") in _STARTERS  # 'the U.S. The next...' vs 'the U.S. economy'
-    if core.endswith("...") or core.endswith("\u2026"):
+    if core.endswith(("...", "…")):
         return bool(nxt) and (nxt[0].isupper() or nxt[0].isdigit())
     return True
 
@@ -171,7 +171,7 @@ def _cut_at_asr_pauses(run: list[_Word]) -> list[list[_Word]]:
         return [run]
     parts: list[list[_Word]] = [[]]
     for word in run:
-        if word.gap >= ASR_PAUSE and len(parts[-1]) >= 3:
+        if word.gap >= ASR_PAUSE and parts[-1]:
             parts.append([])
         parts[-1].append(word)
     return parts

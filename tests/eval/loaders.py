@@ -9,10 +9,10 @@ from __future__ import annotations
 import html
 import json
 import re
+from itertools import pairwise
 from pathlib import Path
 
 from core.models import Segment
-
 
 
 def _seconds(stamp: str) -> float:
@@ -67,7 +67,7 @@ def load_html(path: Path) -> list[Segment]:
     """Segments of a Buzzsprout-style HTML transcript (<cite>, <time>, <p>)."""
     text = path.read_text(encoding="utf-8")
     blocks = re.findall(
-        r"(?:<cite>(.*?)</cite>\s*)?<time>(.*?)</time>\s*<p>(.*?)</p>", text, flags=re.S
+        r"(?:<cite>(.*?)</cite>\s*)?<time>(.*?)</time>\s*<p>(.*?)</p>", text, flags=re.DOTALL
     )
     rows = [
         (_seconds(t), html.unescape(re.sub(r"<[^>]+>", "", p)).strip(), (c or "").strip(" :") or None)
@@ -105,7 +105,7 @@ def load_markdown(path: Path) -> list[Segment]:
     anchors.append((words, anchors[-1][1] + (words - anchors[-1][0]) / rate))
 
     def at(w: int) -> float:
-        for (w0, t0), (w1, t1) in zip(anchors, anchors[1:]):
+        for (w0, t0), (w1, t1) in pairwise(anchors):
             if w0 <= w <= w1 and w1 > w0:
                 return t0 + (t1 - t0) * (w - w0) / (w1 - w0)
         return anchors[-1][1]

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.config import InsightSettings
 from core.insights.corpus_stats import BackgroundStats, content_words
 from core.insights.features import BIAS, WEIGHTS
 from core.insights.offline import Scored, rank, select
-from core.config import InsightSettings
 from tests.eval.dataset import Case, is_filler, is_insight, load_cases, locate
 
 
@@ -60,7 +60,7 @@ def precision(cases: list[CaseData], coef: np.ndarray, bias: float, floor: float
         if not len(data.x):
             continue
         probs = 1 / (1 + np.exp(-(data.x @ coef + bias)))
-        rescored = [Scored(it.candidate, it.values, float(p)) for it, p in zip(data.items, probs)]
+        rescored = [Scored(it.candidate, it.values, float(p), it.weak) for it, p in zip(data.items, probs)]
         rescored.sort(key=lambda s: (-s.score, s.candidate.first, s.candidate.last))
         index = {(it.candidate.first, it.candidate.last): i for i, it in enumerate(data.items)}
         top = [index[(s.candidate.first, s.candidate.last)] for s in select(rescored, 5, floor)]
@@ -92,13 +92,13 @@ def main() -> None:
     w = np.where((y == 0) & np.concatenate([d.filler for d in dev]), 2.0, 1.0)
     current = np.array([WEIGHTS.get(n, 0.0) for n in names])
     print(f"{len(y)} dev candidates, {int(y.sum())} positive")
-    print("current weights   dev P@5 %.2f filler %.2f | test P@5 %.2f filler %.2f" % (
+    print("current weights   dev P@5 {:.2f} filler {:.2f} | test P@5 {:.2f} filler {:.2f}".format(
         *precision(dev, current, BIAS), *precision(test, current, BIAS)))
     coef, bias = fit(x, y, w)
-    print("logistic fit      dev P@5 %.2f filler %.2f | test P@5 %.2f filler %.2f" % (
+    print("logistic fit      dev P@5 {:.2f} filler {:.2f} | test P@5 {:.2f} filler {:.2f}".format(
         *precision(dev, coef, bias), *precision(test, coef, bias)))
     floor = InsightSettings().min_score
-    print("with the %.2f floor dev P@5 %.2f filler %.2f | test P@5 %.2f filler %.2f" % (
+    print("with the {:.2f} floor dev P@5 {:.2f} filler {:.2f} | test P@5 {:.2f} filler {:.2f}".format(
         floor, *precision(dev, coef, bias, floor), *precision(test, coef, bias, floor)))
     for data in cases:
         probs = 1 / (1 + np.exp(-(data.x @ coef + bias))) if len(data.x) else np.zeros(0)
