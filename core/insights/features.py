@@ -1,7 +1,7 @@
 """Candidate passages (one to three sentences) and the features that tell insight from talk.
 
-Each feature is a number, mostly 0..1; `score` is a logistic of their weighted sum. The weights were
-fitted on the dev half of tests/eval (tests/eval/tune.py) and then rounded by hand.
+Each feature is a number, mostly 0..1; `score` is a logistic of their weighted sum. The weights are a
+logistic regression fitted on the dev half of tests/eval (python -m tests.eval.tune), pasted as is.
 """
 
 from __future__ import annotations
