@@ -112,3 +112,15 @@ def test_a_real_mid_roll_with_a_number_in_it_is_dropped(corpus: Path) -> None:
     assert "Founders Hub" not in kept
     assert "You come from the language, you stay for the community." in kept
     assert "JavaScript doesn't have integers" in kept
+
+
+def test_a_read_inside_a_minutes_long_paragraph_is_cut_out_and_the_paragraph_kept() -> None:
+    path = Path(__file__).parent / "data" / "transcripts" / "podnews-weekly_2023-03-17.html"
+    if not path.is_file():
+        pytest.skip("tests/data/transcripts is not present")
+    segments = load_transcript(path)
+    kept = drop_sponsor_segments(segments)
+    assert [(s.start, s.end) for s in kept] == [(s.start, s.end) for s in segments]
+    text = " ".join(s.text for s in kept)
+    assert "sponsored and hosted by Bus Sprout" not in text
+    assert "Spotify has 8% of downloads, and Apple has 70% of downloads" in text

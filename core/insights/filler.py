@@ -243,11 +243,18 @@ def sponsor_mask(sentences: Sequence[Sentence]) -> list[bool]:
 
 
 def drop_sponsor_segments(segments: Sequence[Segment]) -> tuple[Segment, ...]:
-    """The segments without sponsor reads: a segment goes when half of it lies inside a read."""
+    """The segments without sponsor reads.
+
+    A segment goes when half of it lies inside a read; a longer segment that only contains a read
+    (one paragraph of a publisher transcript can run for minutes) keeps its times and loses the
+    read's sentences from its text.
+    """
     sentences = split_sentences(segments)
-    windows = [(sentences[a].start, sentences[b].end) for a, b in sponsor_spans(sentences)]
-    if not windows:
+    spans = sponsor_spans(sentences)
+    if not spans:
         return tuple(segments)
+    windows = [(sentences[a].start, sentences[b].end) for a, b in spans]
+    reads = [sentences[i] for a, b in spans for i in range(a, b + 1)]
     kept = []
     for seg in segments:
         length = seg.end - seg.start
@@ -256,6 +263,21 @@ def drop_sponsor_segments(segments: Sequence[Segment]) -> tuple[Segment, ...]:
         else:
             covered = sum(max(0.0, min(seg.end, b) - max(seg.start, a)) for a, b in windows)
             inside = covered >= 0.5 * length
-        if not inside:
-            kept.append(seg)
+        if inside:
+            continue
+        text = seg.text
+        for read in reads:
+            if seg.start <= read.start and read.end <= seg.end:
+                text = _without(text, read.text)
+        if text.strip():
+            kept.append(seg if text == seg.text else Segment(seg.start, seg.end, text.strip(), seg.speaker))
     return tuple(kept)
+
+
+def _without(text: str, sentence: str) -> str:
+    """`text` with one sentence cut out, matching its words across any whitespace."""
+    words = sentence.split()
+    if not words:
+        return text
+    pattern = r"\s+".join(re.escape(w) for w in words)
+    return re.sub(r"\s{2,}", " ", re.sub(pattern, " ", text, count=1))
