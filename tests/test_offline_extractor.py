@@ -190,7 +190,7 @@ def test_the_kind_is_guessed_from_the_wording(text: str, kind: InsightKind) -> N
     "\x00\x01\x02 binary \ufffd\ufffd junk " * 500,
     "🎙️ " * 2000,
     "word " * 20_000,
-])
+], ids=["one-100k-char-word", "binary-junk", "emoji-only", "20k-words-no-punctuation"])
 def test_hostile_transcript_text_does_not_crash(text: str) -> None:
     insights = extract(Transcript(EPISODE.id, (Segment(0.0, 60.0, text),), "test"))
     assert isinstance(insights, list)
