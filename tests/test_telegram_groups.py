@@ -186,7 +186,7 @@ async def test_being_removed_or_blocked_tells_the_service_the_recipient_is_gone(
 async def test_removal_from_a_chat_that_never_subscribed_is_quiet(
         fake_telegram: FakeTelegramApi, adapter: TelegramAdapter, api: FakeCastfiveApi,
         caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level("INFO", logger="bot.telegram_bot")
+    caplog.set_level("INFO", logger="bot")
     fake_telegram.push_my_chat_member(-1003330001, "member", "kicked")
     await api.wait_for_calls("recipient_gone")
     await say(fake_telegram, "/help", MEMBER)  # handled after it: the bot is still healthy
