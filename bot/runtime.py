@@ -96,10 +96,11 @@ class Runtime:
             await self.services.close()
 
 
-async def serve(settings: Settings, stop: asyncio.Event, *, services: Services | None = None) -> None:
+async def serve(settings: Settings, stop: asyncio.Event, *, services: Services | None = None,
+                adapters: list[Any] | None = None) -> None:
     """Run until `stop` is set (also during start-up), then shut down cleanly."""
     services = services or build_services(settings)
-    runtime = Runtime(services, build_adapters(services, settings))
+    runtime = Runtime(services, build_adapters(services, settings) if adapters is None else adapters)
     starting = asyncio.create_task(runtime.start(), name="castfive-start")
     stopping = asyncio.create_task(stop.wait(), name="castfive-stop-signal")
     try:

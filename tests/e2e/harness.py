@@ -1,0 +1,322 @@
+"""Run `python -m bot` as a real subprocess against local fakes, and read what it did.
+
+- `BotProcess`: start/stop/kill the service, its stderr kept in a file (the log secrecy test reads it).
+- `write_config`: a TOML config in a tmp dir (data dir, fakes' URLs, fast ticks).
+- `TimedTelegram`: the fake Bot API, plus when each digest message was delivered and to whom;
+  `send_delay_s` slows sendMessage so a kill lands mid-round.
+- `FeedServer`: serves feed files and media from folders, scriptable to fail (500, 429, slow).
+- `seed_store`: subscribers and insights written into the data dir before the service starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from core.adapters.tinydb_store import TinyDBStore
+from core.models import Subscriber
+from core.repos import LedgerEntry, Repos
+from tests.fakes.seed import seed
+from tests.fakes.telegram_api import FakeTelegramApi
+
+REPO = Path(__file__).resolve().parents[2]
+TELEGRAM_TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw7"  # shaped like a real one; fake
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+def write_config(directory: Path, sections: Mapping[str, Mapping[str, Any]]) -> Path:
+    """castfive.toml in `directory` with a data dir beside it and the given sections."""
+    merged: dict[str, dict[str, Any]] = {
+        "data": {"dir": str(directory / "data")},
+        "feeds": {"catalogue": [], "poll_check_seconds": 1.0},
+        "delivery": {"tick_seconds": 1.0},
+    }
+    for name, values in sections.items():
+        merged.setdefault(name, {}).update(values)
+    lines = []
+    for name, values in merged.items():
+        lines.append(f"[{name}]")
+        lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
+        lines.append("")
+    path = directory / "castfive.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def bot_env(**extra: str) -> dict[str, str]:
+    """The environment for the service: no stray tokens from the caller, offline libraries."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN", "CASTFIVE_CONFIG", "CASTFIVE_CRASH_AT")}
+    env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1",
+               PYTHONPATH=str(REPO))
+    env.update(extra)
+    return env
+
+
+class BotProcess:
+    """`python -m bot --config PATH` as a subprocess; stderr and stdout go to files."""
+
+    def __init__(self, config: Path, env: Mapping[str, str], log_dir: Path) -> None:
+        self.config = config
+        self.env = dict(env)
+        self.log_dir = log_dir
+        self.proc: asyncio.subprocess.Process | None = None
+        self.runs = 0
+
+    @property
+    def stderr_path(self) -> Path:
+        return self.log_dir / f"bot-{self.runs}.stderr"
+
+    async def start(self, *, config_via_env: bool = False) -> None:
+        """Start (or restart) the service, naming the config by --config or $CASTFIVE_CONFIG."""
+        self.runs += 1
+        self._err = self.stderr_path.open("wb")
+        self._out = (self.log_dir / f"bot-{self.runs}.stdout").open("wb")
+        env, args = dict(self.env), ["--config", str(self.config)]
+        if config_via_env:
+            env["CASTFIVE_CONFIG"], args = str(self.config), []
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", *args, cwd=REPO, env=env, stdout=self._out, stderr=self._err,
+        )
+
+    def log_text(self, run: int | None = None) -> str:
+        """What run `run` (default: the latest) wrote to stderr so far."""
+        return (self.log_dir / f"bot-{run or self.runs}.stderr").read_text(errors="replace")
+
+    def all_output(self) -> str:
+        """Every run's stdout and stderr, joined."""
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("bot-*.std*")))
+
+    async def wait_log(self, fragment: str, timeout: float = 30.0) -> None:
+        """Wait until the latest run's stderr contains `fragment`; fail if it exits first."""
+        deadline = time.monotonic() + timeout
+        while fragment not in self.log_text():
+            assert self.proc is not None
+            if self.proc.returncode is not None:
+                raise AssertionError(f"service exited {self.proc.returncode} before {fragment!r}:\n"
+                                     + self.log_text()[-3000:])
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {fragment!r} in the log within {timeout}s:\n"
+                                     + self.log_text()[-3000:])
+            await asyncio.sleep(0.05)
+
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> tuple[int, float]:
+        """Send `sig` and wait; returns (exit status, seconds it took)."""
+        assert self.proc is not None
+        began = time.monotonic()
+        if self.proc.returncode is None:
+            self.proc.send_signal(sig)
+        try:
+            code = await asyncio.wait_for(self.proc.wait(), timeout)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+            raise AssertionError(f"service did not stop within {timeout}s:\n{self.log_text()[-3000:]}")
+        finally:
+            self._close_files()
+        return code, time.monotonic() - began
+
+    async def kill(self) -> None:
+        """SIGKILL: the crash."""
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.kill()
+        await self.proc.wait()
+        self._close_files()
+
+    def _close_files(self) -> None:
+        for handle in (self._err, self._out):
+            handle.close()
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float, what: str,
+                     bot: BotProcess | None = None) -> None:
+    """Poll `condition` every 50 ms; fail naming `what` (with the log tail) after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if bot is not None and bot.proc is not None and bot.proc.returncode is not None:
+            raise AssertionError(f"service exited {bot.proc.returncode} while waiting for {what}:\n"
+                                 + bot.log_text()[-3000:])
+        if time.monotonic() > deadline:
+            tail = bot.log_text()[-3000:] if bot else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{tail}")
+        await asyncio.sleep(0.05)
+
+
+# --- the fake Telegram, with delivery times --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One sendMessage the fake answered with success."""
+
+    chat_id: int
+    insight_id: str | None  # from the Ask button's callback data; None for other messages
+    message_id: int
+    at: float  # time.time()
+    text: str
+
+
+class TimedTelegram(FakeTelegramApi):
+    """FakeTelegramApi that keeps every delivered message with its time and insight id."""
+
+    def __init__(self, send_delay_s: float = 0.0) -> None:
+        super().__init__()
+        self.send_delay_s = send_delay_s
+        self.delivered: list[Delivered] = []
+
+    async def _m_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.send_delay_s:
+            await asyncio.sleep(self.send_delay_s)
+        msg = await super()._m_sendMessage(params)
+        keyboard = (params.get("reply_markup") or {}).get("inline_keyboard") or [[{}]]
+        data = str(keyboard[0][0].get("callback_data") or "")
+        insight = data.partition(":")[2] if data.startswith("a:") else None
+        self.delivered.append(Delivered(int(params["chat_id"]), insight, msg["message_id"], time.time(),
+                                        params.get("text", "")))
+        return msg
+
+    def digest_messages(self, chat_id: int | None = None) -> list[Delivered]:
+        """Delivered digest items (messages carrying an insight's buttons), optionally of one chat."""
+        return [d for d in self.delivered if d.insight_id and (chat_id is None or d.chat_id == chat_id)]
+
+    def per_chat(self) -> dict[int, Counter[str]]:
+        """chat id -> how many times each insight was delivered there."""
+        result: dict[int, Counter[str]] = {}
+        for d in self.digest_messages():
+            result.setdefault(d.chat_id, Counter())[d.insight_id or ""] += 1
+        return result
+
+
+# --- a feed server ---------------------------------------------------------------------------
+
+
+@dataclass
+class Fault:
+    """How the feed server answers one path for a while."""
+
+    status: int = 500
+    delay_s: float = 0.0
+    times: int = 1_000_000
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FeedServer:
+    """Serves files under URL prefixes from local folders; counts requests; scripted faults."""
+
+    def __init__(self) -> None:
+        self.roots: dict[str, Path] = {}
+        self.faults: dict[str, Fault] = {}
+        self.hits: Counter[str] = Counter()
+        self.base_url = ""
+        self._runner: web.AppRunner | None = None
+
+    def mount(self, prefix: str, folder: Path) -> str:
+        """Serve `folder` under /prefix/; returns that URL."""
+        self.roots[prefix] = folder
+        return f"{self.base_url}/{prefix}/"
+
+    def fail(self, path: str, fault: Fault) -> None:
+        """Answer `path` (e.g. '/bad/feed.xml') according to `fault`."""
+        self.faults[path] = fault
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/{prefix}/{name:.+}", self._serve)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
+        self.hits[request.path] += 1
+        fault = self.faults.get(request.path)
+        if fault is not None and fault.times > 0:
+            fault.times -= 1
+            if fault.delay_s:
+                await asyncio.sleep(fault.delay_s)
+            if fault.status != 200:
+                return web.Response(status=fault.status, text="scripted failure", headers=fault.headers)
+        root = self.roots.get(request.match_info["prefix"])
+        if root is None:
+            raise web.HTTPNotFound()
+        path = (root / request.match_info["name"]).resolve()
+        if root.resolve() not in path.parents or not path.is_file():
+            raise web.HTTPNotFound()
+        return web.FileResponse(path)
+
+
+# --- seeding the store before start ------------------------------------------------------------
+
+
+def due_now() -> tuple[str, str]:
+    """(HH:MM, zone) whose time passed a minute ago today, away from local midnight."""
+    now = datetime.now(UTC)
+    zone, local = "UTC", now
+    if now.hour == 0 and now.minute < 10 or now.hour == 23 and now.minute > 50:
+        zone, local = "Etc/GMT-6", now + timedelta(hours=6)  # POSIX sign: GMT-6 is UTC+6
+    return (local - timedelta(minutes=1)).strftime("%H:%M"), zone
+
+
+async def seed_store(data_dir: Path, chat_ids: list[int], *, feeds: int = 4, per_feed: int = 4) -> None:
+    """Insights from `feeds` shows created now, and one Telegram subscriber per chat, due now."""
+    store = TinyDBStore(data_dir)
+    await store.start()
+    try:
+        repos = Repos(store)
+        now = datetime.now(UTC)
+        await seed(repos, feeds=feeds, per_feed=per_feed, created=now)
+        for feed in await repos.feeds.all():  # their example.org URLs must never be polled
+            await repos.feeds.put(replace(feed, next_poll_at=now + timedelta(days=3650),
+                                          last_polled_at=now))
+        hhmm, zone = due_now()
+        for chat_id in chat_ids:
+            await repos.subscribers.put(Subscriber(
+                id=f"telegram:{chat_id}", platform="telegram", chat_id=str(chat_id),
+                title=f"chat {chat_id}", delivery_time=hhmm, timezone=zone,
+                created_at=now - timedelta(days=1)))
+    finally:
+        await store.close()
+
+
+async def read_store(data_dir: Path) -> tuple[list[Subscriber], list[LedgerEntry], Repos, TinyDBStore]:
+    """Open the data dir after the service stopped (the caller closes the store)."""
+    store = TinyDBStore(data_dir)
+    await store.start()
+    repos = Repos(store)
+    return await repos.subscribers.all(), await repos.ledger.all(), repos, store
