@@ -7,6 +7,7 @@ separately by AllowedMentions.none() on every send.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -57,8 +58,8 @@ def safe_url(url: str | None) -> str | None:
 
 
 def discord_time(at: datetime, style: str = "R") -> str:
-    """A <t:...> timestamp every member sees in their own zone and language."""
-    return f"<t:{int(at.timestamp())}:{style}>"
+    """A <t:...> timestamp every member sees in their own zone and language (rounded up)."""
+    return f"<t:{math.ceil(at.timestamp())}:{style}>"
 
 
 # --- digest items -----------------------------------------------------------------------------
@@ -123,7 +124,8 @@ def choice_label(item: DigestItem) -> str:
 
 def rate_limited_text(error: RateLimitedError) -> str:
     """The cooldown message, with when to try again in the member's own time."""
-    return f"⏳ {error} (You can ask again {discord_time(error.retry_at)}.)"
+    at = error.retry_at
+    return f"⏳ {error} Next question possible {discord_time(at)}, at {discord_time(at, 't')}."
 
 
 # --- subscriptions ----------------------------------------------------------------------------------

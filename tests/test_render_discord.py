@@ -104,7 +104,8 @@ def test_names_and_labels_fit_discord_caps():
 def test_a_cooldown_says_when_asking_works_again_as_a_discord_timestamp():
     at = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
     text = rate_limited_text(RateLimitedError("You have asked a lot this hour.", at))
-    assert f"<t:{int(at.timestamp())}:R>" in text and "asked a lot" in text
+    assert f"<t:{int(at.timestamp())}:R>" in text and f"<t:{int(at.timestamp())}:t>" in text
+    assert text.startswith("⏳ You have asked a lot this hour.")
 
 
 def test_long_feed_lists_and_import_reports_fit_one_message():

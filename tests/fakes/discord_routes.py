@@ -121,7 +121,8 @@ def _post_message(fake: FakeDiscord, channel_id: str, body: Any, files: dict[str
         return error_response(scripted.pop(0))
     message = make_message(fake, channel_id, body or {}, files)
     if ref := (body or {}).get("message_reference"):
-        message["message_reference"] = ref
+        message["message_reference"] = {k: str(v) if k.endswith("_id") and v is not None else v
+                                         for k, v in ref.items()}  # Discord answers ids as strings
         message["type"] = 19
     fake.messages[message["id"]] = message
     return json_response(message)
