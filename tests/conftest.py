@@ -13,6 +13,9 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"
 DATA = Path(__file__).resolve().parent / "data"
 
+# Shared fixtures (fake_telegram, fake_llm, http_server): test modules use them by name, no import.
+pytest_plugins = ["tests.fakes.telegram_api", "tests.fakes.fake_llm_server", "tests.fakes.http_server"]
+
 
 @pytest.fixture
 def corpus() -> Path:

@@ -12,7 +12,7 @@ import pytest_asyncio
 from bot.telegram_bot import TelegramAdapter
 from core.errors import ConfigError
 from tests.fakes.fake_castfive_api import FakeCastfiveApi
-from tests.fakes.telegram_api import TOKEN, FakeTelegramApi, fake_telegram  # noqa: F401
+from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
 
 USER = 4242  # a private chat's id is its user's id
 SUB = f"telegram:{USER}"

@@ -12,7 +12,7 @@ from bot.telegram_bot import TelegramAdapter
 from core.config import DeliverySettings, Secrets, Settings, TelegramSettings
 from core.models import OutcomeKind, SendOutcome, Subscriber
 from tests.fakes.fake_castfive_api import FakeCastfiveApi, make_item
-from tests.fakes.telegram_api import TOKEN, FakeTelegramApi, fake_telegram  # noqa: F401
+from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
 
 CHAT = -1009876543210
 SUBSCRIBER = Subscriber(id=f"telegram:{CHAT}", platform="telegram", chat_id=str(CHAT),

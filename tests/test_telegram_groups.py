@@ -9,12 +9,11 @@ import pytest_asyncio
 
 from bot.telegram_bot import TelegramAdapter
 from tests.fakes.fake_castfive_api import FakeCastfiveApi
-from tests.fakes.telegram_api import (  # noqa: F401
+from tests.fakes.telegram_api import (
     ANONYMOUS_ADMIN_ID,
     SERVICE_ID,
     TOKEN,
     FakeTelegramApi,
-    fake_telegram,
 )
 
 GROUP = -1001234567890

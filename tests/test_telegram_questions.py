@@ -11,7 +11,7 @@ from bot.telegram_bot import TelegramAdapter
 from core.models import Answer
 from core.ports import MessageRef
 from tests.fakes.fake_castfive_api import FakeCastfiveApi, make_item
-from tests.fakes.telegram_api import TOKEN, FakeTelegramApi, fake_telegram  # noqa: F401
+from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
 
 USER = 4242
 GROUP = -1001112223334

@@ -2,8 +2,9 @@
 
 It serves queued updates to getUpdates, answers the methods Castfive uses with realistic JSON,
 records every request (method + decoded params) and can be scripted to fail like Telegram does.
-Use the `fake_telegram` fixture (import it into your test module) and point the bot at
-`fake.base_url` ("<base_url>/bot<token>/<method>", files at "<base_url>/file/bot<token>/<path>").
+Use the `fake_telegram` fixture (tests/conftest.py registers this module as a plugin, so test
+modules need not import it) and point the bot at `fake.base_url`
+("<base_url>/bot<token>/<method>", files at "<base_url>/file/bot<token>/<path>").
 """
 
 from __future__ import annotations
