@@ -124,3 +124,10 @@ def test_a_read_inside_a_minutes_long_paragraph_is_cut_out_and_the_paragraph_kep
     text = " ".join(s.text for s in kept)
     assert "sponsored and hosted by Bus Sprout" not in text
     assert "Spotify has 8% of downloads, and Apple has 70% of downloads" in text
+
+
+def test_a_sponsor_read_mangled_by_speech_to_text_is_still_a_sponsor_read():
+    # tiny.en heard "Visit ReadyDesk.com/focus and use my code FOCUS to save 15%" like this
+    assert "sponsor" in filler_reasons("Visit right desk.com slash focus and use my code focus to same 15%.")
+    assert "sponsor" in filler_reasons("Use my code PODCAST to save 20% on your first month.")
+    assert filler_reasons("We saved 15 percent of our cloud bill by turning off idle machines.") == []

@@ -27,8 +27,8 @@ _SPONSOR = _rx(
     r"(?:podcast|show|episode) comes from\b", r"\b(?:episode|show|podcast|portion of [\w ]{0,30}) is "
     r"(?:supported|made possible|presented) by\b", r"\bthanks? (?:you )?to \w+(?: \w+){0,3} for "
     r"(?:sponsoring|supporting the show)\b", r"\b(?:promo|discount|offer) code\b",
-    r"\b(?:use|with|enter) (?:the )?code \w+", r"\bcode \w+ (?:at|for) \w+",
-    r"\d+ ?(?:%|percent) off\b", r"\b(?:twenty|thirty|forty|fifty|fifteen|ten) percent off\b",
+    r"\b(?:use|with|enter) (?:the |my |our )?code \w+", r"\bcode \w+ (?:at|for) \w+",
+    r"\d+ ?(?:%|percent) off\b", r"\bsave (?:up to )?\d+ ?(?:%|percent)", r"\b(?:twenty|thirty|forty|fifty|fifteen|ten) percent off\b",
     r"\bfree trial\b", r"\brisk[- ]free\b", r"\bmoney[- ]back guarantee\b",
     r"\b(?:your|their) first (?:order|purchase|box)\b", r"\bfor a limited time\b",
     r"\blisteners get\b", r"\bspecial offer\b", r"\bexclusive (?:offer|discount)s?\b",
