@@ -1,9 +1,12 @@
 """Crash-test child: writes through TinyDBStore and dies (os._exit) at a chosen point of a write.
 
-Usage: python tests/store_crash_child.py DIR db|blob
-Environment: CASTFIVE_CRASH_POINT names the fault point ("before-rename", "between-renames",
+Usage: python tests/store_crash_child.py DIR journal|whole|blob
+Environment: CASTFIVE_CRASH_POINT names the fault point ("journal-mid-append",
+"journal-before-fsync", "snapshot-before-truncate", "before-rename", "between-renames",
 "file-before-rename"); CASTFIVE_CRASH_AT says on which visit to that point the process dies.
-Prints one "ack <table> <key>" (or "ack blob <content>") line per acknowledged write.
+In journal mode the store folds its journal into a snapshot every few kilobytes, so crashes
+mid-snapshot are reachable. Prints one "ack <table> <key>" (or "ack blob <content>") line per
+acknowledged write.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ CRASH_POINT = "CASTFIVE_CRASH_POINT"
 CRASH_AT = "CASTFIVE_CRASH_AT"
 WRITERS = 20
 WRITES_EACH = 50
+FOLD_EVERY_BYTES = 8192  # journal mode: a snapshot every few dozen commits
 
 
 def install_crash() -> None:
@@ -49,12 +53,16 @@ async def write_documents(store: TinyDBStore) -> None:
     async def writer(w: int) -> None:
         for j in range(WRITES_EACH):
             key = f"w{w:02d}-{j:03d}"
+            # Each batch also moves the writer's counter: an old record replayed over newer
+            # state would move it back, and a torn batch would leave it out of step with "a".
+            counter = Change("last", f"w{w:02d}", {"j": j})
             if j % 2:  # a pair across two tables: both or neither
-                await store.apply([Change("a", key, {"n": j}), Change("b", key, {"n": j})])
+                await store.apply([Change("a", key, {"k": key, "n": j}),
+                                   Change("b", key, {"k": key, "n": j}), counter])
                 ack(f"a {key}")
                 ack(f"b {key}")
             else:
-                await store.put("a", key, {"n": j, "text": "x" * 200})
+                await store.apply([Change("a", key, {"k": key, "n": j, "text": "x" * 200}), counter])
                 ack(f"a {key}")
 
     await asyncio.gather(*(writer(w) for w in range(WRITERS)))
@@ -68,9 +76,10 @@ async def write_blobs(store: TinyDBStore) -> None:
 
 async def main(directory: Path, mode: str) -> None:
     install_crash()
-    store = TinyDBStore(directory)
+    store = TinyDBStore(directory, journal=mode != "whole", journal_min_bytes=FOLD_EVERY_BYTES,
+                        journal_ratio=0.0)
     await store.start()
-    await (write_documents(store) if mode == "db" else write_blobs(store))
+    await (write_blobs(store) if mode == "blob" else write_documents(store))
     await store.close()
 
 

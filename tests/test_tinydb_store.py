@@ -1,4 +1,4 @@
-"""TinyDBStore: round trips, atomic batches, group commit, crash safety, recovery and blobs."""
+"""TinyDBStore: round trips, atomic batches, group commit, journal, crash safety, recovery, blobs."""
 
 from __future__ import annotations
 
@@ -7,15 +7,19 @@ import errno
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from tinydb import TinyDB
 
 from core.adapters import atomic_json
+from core.adapters.journal import JOURNAL_NAME, JournalScan, encode_record
 from core.adapters.tinydb_store import TinyDBStore
 from core.errors import StoreError
 from core.ports import Change
@@ -43,10 +47,17 @@ def fault_hook():
     atomic_json.fault_hook = None
 
 
-async def reopen(directory: Path) -> TinyDBStore:
-    s = TinyDBStore(directory)
+async def reopen(directory: Path, **options) -> TinyDBStore:
+    s = TinyDBStore(directory, **options)
     await s.start()
     return s
+
+
+MODES = {"journal": {}, "whole-file": {"journal": False}}
+
+
+def records(directory: Path) -> list:
+    return list(JournalScan(directory / JOURNAL_NAME))
 
 
 # --- round trips ----------------------------------------------------------------------
@@ -116,7 +127,7 @@ async def test_a_large_table_is_read_whole(store: TinyDBStore) -> None:
 # --- atomicity and group commit ----------------------------------------------------------
 
 
-async def test_apply_writes_every_table_in_one_flush(store: TinyDBStore, tmp_path) -> None:
+async def test_apply_writes_every_table_in_one_journal_record(store: TinyDBStore, tmp_path) -> None:
     before = store.flushes
     await store.apply([
         Change("episodes", "e1", {"state": "done"}),
@@ -125,14 +136,64 @@ async def test_apply_writes_every_table_in_one_flush(store: TinyDBStore, tmp_pat
         Change("insights", "i2", None),  # later changes to a key win
     ])
     assert store.flushes == before + 1
+    (record,) = records(tmp_path)
+    assert [(t, k) for t, k, _ in record.writes] == [
+        ("episodes", "e1"), ("insights", "i1"), ("insights", "i2"), ("insights", "i2")]
+    await store.close()
     on_disk = json.loads((tmp_path / "castfive.json").read_text())
     assert {e["key"] for e in on_disk["insights"].values()} == {"i1"}
     assert {e["key"] for e in on_disk["episodes"].values()} == {"e1"}
 
 
+async def test_a_write_appends_to_the_journal_and_leaves_the_snapshot_alone(tmp_path: Path) -> None:
+    s = await reopen(tmp_path)
+    await s.put("feeds", "f1", {"title": "one"})
+    await s.put("feeds", "f2", {"title": "two"})
+    assert not (tmp_path / "castfive.json").exists()  # nothing rewritten whole yet
+    assert [r.seq for r in records(tmp_path)] == [1, 2]
+    await s.close()  # close folds the journal into the snapshot and starts an empty one
+    assert (tmp_path / JOURNAL_NAME).stat().st_size == 0
+    assert json.loads((tmp_path / "castfive.json").read_text())["feeds"]["2"]["doc"] == {"title": "two"}
+    s = await reopen(tmp_path)
+    assert s.replayed == 0 and await s.all("feeds") == [{"title": "one"}, {"title": "two"}]
+    await s.close()
+
+
+async def test_a_journal_past_its_threshold_is_folded_into_a_new_snapshot(tmp_path: Path) -> None:
+    s = await reopen(tmp_path, journal_min_bytes=2000, journal_ratio=0.0)
+    for i in range(40):
+        await s.put("t", f"k{i}", {"text": "x" * 100, "i": i})
+    assert s.snapshots >= 2
+    assert (tmp_path / JOURNAL_NAME).stat().st_size < 2000 + 200
+    assert (tmp_path / "castfive.json.bak").exists()
+    image = crash_image(tmp_path)  # every fold and every record since: nothing lost, nothing twice
+    s2 = await reopen(image)
+    assert [d["i"] for d in await s2.all("t")] == list(range(40))
+    assert s2.replayed == len(records(tmp_path))
+    await s2.close()
+    await s.close()
+
+
+async def test_the_snapshot_is_a_tinydb_database_any_tinydb_reads(tmp_path: Path) -> None:
+    s = await reopen(tmp_path)
+    await s.apply([Change("feeds", "f1", {"title": "One"}), Change("ledger", "s|2026-11-28", {"n": 5})])
+    await s.close()
+    db = TinyDB(tmp_path / "castfive.json", access_mode="r")
+    assert db.table("feeds").all() == [{"key": "f1", "doc": {"title": "One"}}]
+    assert db.table("ledger").get(doc_id=1) == {"key": "s|2026-11-28", "doc": {"n": 5}}
+    db.close()
+
+
+async def test_the_reserved_table_cannot_be_written(store: TinyDBStore) -> None:
+    with pytest.raises(StoreError):
+        await store.put("_castfive", "journal", {"seq": 0})
+
+
+@pytest.mark.parametrize("mode", MODES)
 async def test_a_failed_flush_rejects_the_whole_batch_and_keeps_the_old_state(
-    store: TinyDBStore, tmp_path: Path, fault_hook
+    tmp_path: Path, fault_hook, mode: str
 ) -> None:
+    store = await reopen(tmp_path, **MODES[mode])
     await store.apply([Change("a", "k", {"v": 1}), Change("b", "k", {"v": 1})])
 
     def disk_full(point: str) -> None:
@@ -147,15 +208,39 @@ async def test_a_failed_flush_rejects_the_whole_batch_and_keeps_the_old_state(
     assert await store.get("c", "new") is None
     fault_hook(None)
     await store.put("a", "other", {"v": 3})  # the store still works after the failure
-    await store.close()
-    s = await reopen(tmp_path)
-    assert await s.get("a", "k") == {"v": 1} and await s.get("b", "k") == {"v": 1}
-    assert await s.get("c", "new") is None and await s.get("a", "other") == {"v": 3}
+    for directory in (crash_image(tmp_path), tmp_path):  # the failed batch left no trace
+        if directory == tmp_path:
+            await store.close()
+        s = await reopen(directory, **MODES[mode])
+        assert await s.get("a", "k") == {"v": 1} and await s.get("b", "k") == {"v": 1}
+        assert await s.get("c", "new") is None and await s.get("a", "other") == {"v": 3}
+        await s.close()
+
+
+async def test_a_failed_snapshot_still_acknowledges_writes_the_journal_holds(
+    tmp_path: Path, fault_hook, caplog: pytest.LogCaptureFixture
+) -> None:
+    s = await reopen(tmp_path, journal_min_bytes=1, journal_ratio=0.0)  # fold after every write
+
+    def disk_full(point: str) -> None:
+        if point == "before-rename":
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    fault_hook(disk_full)
+    with caplog.at_level(logging.ERROR):
+        await s.put("a", "k", {"v": 1})
+    assert any("snapshot failed" in r.getMessage() for r in caplog.records)
+    fault_hook(None)
+    await s.put("a", "k2", {"v": 2})  # the next fold works again
+    s2 = await reopen(crash_image(tmp_path))
+    assert await s2.all("a") == [{"v": 1}, {"v": 2}]
+    await s2.close()
     await s.close()
 
 
-async def test_concurrent_writers_are_all_persisted_with_fewer_flushes(tmp_path: Path) -> None:
-    s = await reopen(tmp_path)
+@pytest.mark.parametrize("mode", MODES)
+async def test_concurrent_writers_are_all_persisted_with_fewer_flushes(tmp_path: Path, mode) -> None:
+    s = await reopen(tmp_path, **MODES[mode])
 
     async def writer(w: int) -> None:
         for j in range(20):
@@ -176,10 +261,9 @@ async def test_reads_do_not_wait_for_a_flush_nor_see_unacknowledged_writes(
     await store.put("t", "k", {"v": "old"})
     in_flush, release = threading.Event(), threading.Event()
 
-    def hold(point: str) -> None:
-        if point == "before-rename":
-            in_flush.set()
-            release.wait(10)
+    def hold(point: str) -> None:  # the first fault point of the commit: mid-append
+        in_flush.set()
+        release.wait(10)
 
     fault_hook(hold)
     write = asyncio.create_task(store.put("t", "k", {"v": "new"}))
@@ -210,7 +294,9 @@ async def test_a_writer_that_stops_waiting_still_has_its_whole_batch_saved(
     await s.close()
 
 
-async def test_the_event_loop_keeps_ticking_during_flushes(store: TinyDBStore) -> None:
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_event_loop_keeps_ticking_during_flushes(tmp_path: Path, mode: str) -> None:
+    store = await reopen(tmp_path, **MODES[mode])
     big = "insight text " * 150  # ~2 kB documents: ~10 MB database
     await store.apply([Change("insights", f"i{i}", {"text": big, "i": i}) for i in range(5000)])
     ticks = 0
@@ -227,6 +313,7 @@ async def test_the_event_loop_keeps_ticking_during_flushes(store: TinyDBStore) -
     started = time.perf_counter()
     for i in range(5):
         await store.put("insights", f"i{i}", {"text": big, "i": -i})
+    await store.close()  # journal mode writes its one whole snapshot here
     elapsed = time.perf_counter() - started
     stop.set()
     await task
@@ -248,49 +335,154 @@ def run_child(directory: Path, mode: str, point: str, at: int) -> tuple[int, lis
     return proc.returncode, [a.strip() for a in acked]
 
 
-@pytest.mark.parametrize("point", ["before-rename", "between-renames"])
-async def test_a_crash_mid_flush_loses_no_acknowledged_write(tmp_path: Path, point: str) -> None:
-    code, acked = run_child(tmp_path, "db", point, at=8)
+CRASHES = [
+    ("whole", "before-rename", 8), ("whole", "between-renames", 8),
+    ("journal", "journal-mid-append", 20), ("journal", "journal-before-fsync", 20),
+    ("journal", "before-rename", 3), ("journal", "between-renames", 3),
+    ("journal", "snapshot-before-truncate", 3), ("journal", "journal-rotated", 3),
+]
+
+
+@pytest.mark.parametrize(("mode", "point", "at"), CRASHES)
+async def test_a_crash_mid_write_loses_no_acknowledged_write_and_applies_none_twice(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, mode: str, point: str, at: int
+) -> None:
+    code, acked = run_child(tmp_path, mode, point, at)
     assert code == 1, "the child should have died at the fault point"
     assert len(acked) > 20
-    s = await reopen(tmp_path)
-    stored = {(t, d["key"]) for t in ("a", "b") for d in _entries(tmp_path, t)}
-    assert {tuple(line.split()) for line in acked} <= stored
-    a_keys = {d["key"] for d in _entries(tmp_path, "a")}
-    b_keys = {d["key"] for d in _entries(tmp_path, "b")}
-    assert {k for k in a_keys if int(k[-3:]) % 2} == b_keys  # apply pairs: both or neither
-    assert len(await s.all("a")) == len(a_keys)
-    assert not (tmp_path / "castfive.json.tmp").exists()
+    options = {"journal": mode == "journal"}
+    with caplog.at_level(logging.WARNING):
+        s = await reopen(tmp_path, **options)
+    await assert_consistent(s, acked)
+    if point in ("snapshot-before-truncate", "journal-rotated"):
+        assert s.replayed == 0  # every record was already in the snapshot: none applied twice
+    if point == "journal-mid-append":
+        assert any("cut short" in r.getMessage() for r in caplog.records)
     await s.close()
+    s = await reopen(tmp_path, **options)  # and again after the clean start folded everything
+    await assert_consistent(s, acked)
+    await s.close()
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob("*.corrupt-*"))
 
 
-def _entries(directory: Path, table: str) -> list[dict]:
-    data = json.loads((directory / "castfive.json").read_text())  # raises if not valid JSON
-    return list(data.get(table, {}).values())
+async def assert_consistent(s: TinyDBStore, acked: list[str]) -> None:
+    """Every acknowledged write is there, every batch whole, every writer's batches in order."""
+    a = {d["k"] for d in await s.all("a")}
+    b = {d["k"] for d in await s.all("b")}
+    assert len(a) == len(await s.all("a"))
+    assert {tuple(line.split()) for line in acked} <= {("a", k) for k in a} | {("b", k) for k in b}
+    assert {k for k in a if int(k[-3:]) % 2} == b  # apply pairs: both or neither
+    for w in range(20):
+        steps = sorted(int(k[-3:]) for k in a if k.startswith(f"w{w:02d}-"))
+        counter = await s.get("last", f"w{w:02d}")
+        if not steps:
+            assert counter is None
+            continue
+        assert steps == list(range(len(steps)))  # sequential batches: none missing in between
+        assert counter == {"j": steps[-1]}  # never moved back by an old record replayed late
 
 
+def crash_image(directory: Path) -> Path:
+    """What a power cut now would leave: a copy of the folder (acknowledged = already fsynced)."""
+    image = Path(tempfile.mkdtemp(dir=directory.parent)) / "image"
+    shutil.copytree(directory, image)
+    return image
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("whole-file", 1), ("journal", 2)])
 async def test_a_truncated_database_is_restored_from_the_last_good_copy(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, mode: str, expected: int
 ) -> None:
-    s = await reopen(tmp_path)
-    await s.put("feeds", "f1", {"title": "first"})
-    await s.put("feeds", "f2", {"title": "second"})  # the flush before this one is the .bak
-    await s.close()
+    for n, title in enumerate(("first", "second")):  # the write before the last is the .bak
+        s = await reopen(tmp_path, **MODES[mode])
+        await s.put("feeds", f"f{n}", {"title": title})
+        await s.close()
     main = tmp_path / "castfive.json"
     damaged = main.read_bytes()[: main.stat().st_size // 2]
     main.write_bytes(damaged)
 
     with caplog.at_level(logging.WARNING):
-        s = await reopen(tmp_path)
-    assert await s.all("feeds") == [{"title": "first"}]
+        s = await reopen(tmp_path, **MODES[mode])
+    # Whole-file mode loses the last write; the journal kept beside the .bak replays it.
+    assert await s.all("feeds") == [{"title": "first"}, {"title": "second"}][:expected]
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert any("restored the last-good copy" in r.getMessage() for r in warnings)
     kept = list(tmp_path.glob("castfive.json.corrupt-*"))
     assert [p.read_bytes() for p in kept] == [damaged]  # never silently deleted
     await s.put("feeds", "f3", {"title": "third"})
     await s.close()
+    s = await reopen(tmp_path, **MODES[mode])
+    assert len(await s.all("feeds")) == expected + 1
+    await s.close()
+
+
+async def test_a_damaged_snapshot_without_a_last_good_copy_is_rebuilt_from_the_journal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     s = await reopen(tmp_path)
-    assert len(await s.all("feeds")) == 2
+    await s.put("feeds", "f1", {"title": "first"})
+    await s.put("feeds", "f2", {"title": "second"})
+    await s.close()  # the first snapshot: no .bak yet, the folded journal kept as .1
+    (tmp_path / "castfive.json").write_bytes(b'{"feeds": {"1": ')
+    with caplog.at_level(logging.WARNING):
+        s = await reopen(tmp_path)
+    assert await s.all("feeds") == [{"title": "first"}, {"title": "second"}]
+    assert s.replayed == 2
+    assert len(list(tmp_path.glob("castfive.json.corrupt-*"))) == 1
+    await s.close()
+
+
+async def test_a_record_cut_short_by_a_crash_is_ignored_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    s = await reopen(tmp_path / "live")
+    await s.put("t", "a", {"v": 1})
+    await s.put("t", "b", {"v": 2})
+    image = crash_image(tmp_path / "live")
+    await s.close()
+    torn = encode_record(3, [("t", "c", '{"v":3}')])
+    journal = image / JOURNAL_NAME
+    journal.write_bytes(journal.read_bytes() + torn[: len(torn) // 2])
+    with caplog.at_level(logging.WARNING):
+        s = await reopen(image)
+    assert await s.all("t") == [{"v": 1}, {"v": 2}] and s.replayed == 2
+    assert any(r.levelno == logging.WARNING and "cut short" in r.getMessage() for r in caplog.records)
+    await s.put("t", "d", {"v": 4})  # appended after the good records, not after the torn one
+    await s.close()
+    s = await reopen(image)
+    assert await s.all("t") == [{"v": 1}, {"v": 2}, {"v": 4}]
+    await s.close()
+
+
+async def test_a_damaged_record_stops_the_replay_and_the_journal_is_kept_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    s = await reopen(tmp_path / "live")
+    for n in range(3):
+        await s.put("t", f"k{n}", {"v": n})
+    image = crash_image(tmp_path / "live")
+    await s.close()
+    journal = image / JOURNAL_NAME
+    lines = journal.read_bytes().splitlines(keepends=True)
+    lines[1] = lines[1].replace(b'"v":1', b'"v":7')  # bit rot: the checksum no longer matches
+    journal.write_bytes(b"".join(lines))
+    with caplog.at_level(logging.ERROR):
+        s = await reopen(image)
+    assert await s.all("t") == [{"v": 0}]  # nothing after the bad record is replayed
+    assert any("damaged" in r.getMessage() for r in caplog.records)
+    assert [p.read_bytes() for p in image.glob(f"{JOURNAL_NAME}.corrupt-*")] == [b"".join(lines)]
+    await s.close()
+
+
+async def test_a_journal_that_does_not_follow_its_snapshot_is_not_replayed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / JOURNAL_NAME).write_bytes(encode_record(5, [("t", "k", '{"v":5}')]))
+    with caplog.at_level(logging.ERROR):
+        s = await reopen(tmp_path)
+    assert await s.all("t") == [] and s.replayed == 0
+    assert any("jumps from record 0 to 5" in r.getMessage() for r in caplog.records)
+    assert len(list(tmp_path.glob(f"{JOURNAL_NAME}.corrupt-*"))) == 1
     await s.close()
 
 

@@ -1,4 +1,4 @@
-"""A TinyDB Storage kept in memory and flushed atomically, with a last-good copy beside it."""
+"""Atomic whole-file writes: the database snapshot (with a last-good copy) and blobs."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
-
-from tinydb.storages import Storage
 
 log = logging.getLogger(__name__)
 
 DB_NAME = "castfive.json"
+META_TABLE = "_castfive"  # in the snapshot: the last journal record it holds; not a user table
+_CHUNK = 2000  # documents per string handed to the file: bounded memory, GIL released often
+
+Row = tuple[int, str]  # (TinyDB document id, the document as compact ASCII JSON)
 
 # Crash tests set this (in a child process) to die at a named point of a flush; None in production.
 fault_hook: Callable[[str], None] | None = None
@@ -61,46 +63,28 @@ class DamagedFile(Exception):
     """A database file that cannot be used; the message says why."""
 
 
-class AtomicJSONStorage(Storage):
-    """TinyDB storage: `write` only updates memory, `flush` writes the whole state atomically.
+class SnapshotFile:
+    """The database snapshot: written whole and atomically, with a last-good copy beside it.
 
-    TinyDB's JSONStorage rewrites the file in place on every operation, so a crash can leave
-    half a file. Here a flush writes a temp file, fsyncs it, moves the current file to `.bak`
-    (the last-good copy), renames the temp file into place and fsyncs the folder: at every
-    moment at least one complete file exists.
+    A save writes a temp file, fsyncs it, moves the current file to `.bak` (the last-good
+    copy), renames the temp file into place and fsyncs the folder: at every moment at least
+    one complete file exists. The layout is TinyDB's ({table: {doc id: {"key", "doc"}}}), one
+    document per line so any TinyDB (or a person with `less`) can read it.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.backup = self.path.with_name(self.path.name + ".bak")
         self.tmp = self.path.with_name(self.path.name + ".tmp")
-        self._data: dict[str, dict[str, Any]] = {}
-        self._dirty = False
-        # table -> doc id -> (stored entry, its JSON): an entry is re-encoded only when replaced.
-        self._texts: dict[str, dict[str, tuple[object, str]]] = {}
 
-    def read(self) -> dict[str, dict[str, Any]]:
-        """The whole database, from memory."""
-        return self._data
-
-    def write(self, data: dict[str, dict[str, Any]]) -> None:
-        """Take TinyDB's new state; it reaches the disk at the next `flush`, with its group."""
-        self._data = data
-        self._dirty = True
-
-    def remember(self, table: str, doc_id: str, entry: object, text: str) -> None:
-        """Record the JSON of a stored entry so the next flush need not encode it."""
-        self._texts.setdefault(table, {})[doc_id] = (entry, _fragment(doc_id, text))
-
-    # --- flushing -------------------------------------------------------------------
-
-    def flush(self) -> None:
-        """Write the whole database atomically and keep the previous file as `.bak`."""
-        if not self._dirty and self.path.exists():
-            return
-        payload = self._serialise().encode("ascii")
+    def save(self, chunks: Iterable[str]) -> int:
+        """Write the ASCII text of `chunks` as the new snapshot; returns its size in bytes."""
+        size = 0
         with open(self.tmp, "wb") as f:
-            f.write(payload)
+            for chunk in chunks:
+                data = chunk.encode("ascii")
+                f.write(data)
+                size += len(data)
             f.flush()
             os.fsync(f.fileno())
         run_fault_hook("before-rename")
@@ -109,25 +93,7 @@ class AtomicJSONStorage(Storage):
             run_fault_hook("between-renames")
         os.replace(self.tmp, self.path)
         fsync_dir(self.path.parent)
-        self._dirty = False
-
-    def _serialise(self) -> str:
-        # Built from cached per-entry JSON: an unchanged entry costs a dict lookup, and the
-        # GIL is released between entries, unlike one json.dumps of the whole state.
-        tables = []
-        for name, raw in self._data.items():
-            cache = self._texts.setdefault(name, {})
-            parts = []
-            for doc_id, entry in raw.items():
-                hit = cache.get(doc_id)
-                if hit is None or hit[0] is not entry:
-                    text = json.dumps(entry, separators=(",", ":"))
-                    hit = cache[doc_id] = (entry, _fragment(doc_id, text))
-                parts.append(hit[1])
-            if len(cache) > len(raw):  # forget removed entries
-                self._texts[name] = {doc_id: cache[doc_id] for doc_id in raw}
-            tables.append(f'{json.dumps(name)}:{{{",".join(parts)}}}')
-        return "{" + ",".join(tables) + "}"
+        return size
 
     # --- loading and recovery ---------------------------------------------------------
 
@@ -140,14 +106,13 @@ class AtomicJSONStorage(Storage):
                 tmp.unlink()
         main_state = _read_state(self.path)
         if isinstance(main_state, dict):
-            self._data = main_state
-            return self._data
+            return main_state
         backup_state = _read_state(self.backup)
         if main_state is None and backup_state is None:
-            self._data = {}  # a new store
-        elif isinstance(backup_state, dict):
+            return {}  # a new store
+        if isinstance(backup_state, dict):
             if isinstance(main_state, DamagedFile):
-                aside = _move_aside(self.path)
+                aside = move_aside(self.path)
                 log.warning(
                     "%s is damaged (%s); restored the last-good copy %s; damaged file kept as %s",
                     self.path, main_state, self.backup.name, aside.name,
@@ -155,26 +120,44 @@ class AtomicJSONStorage(Storage):
             else:
                 log.warning("%s is missing; restored the last-good copy %s",
                             self.path, self.backup.name)
-            self._restore_from_backup()
-            self._data = backup_state
-        else:
-            kept = [_move_aside(p).name for p, s in ((self.path, main_state),
-                    (self.backup, backup_state)) if isinstance(s, DamagedFile)]
-            log.error(
-                "%s and its last-good copy are unusable (%s; %s); kept them as %s and "
-                "started with an empty database",
-                self.path, main_state or "missing", backup_state or "missing", ", ".join(kept),
-            )
-            self._data = {}
-        self._dirty = True  # the next flush writes a good main file
-        return self._data
-
-    def _restore_from_backup(self) -> None:
-        write_file_atomically(self.path, self.backup.read_bytes())
+            write_file_atomically(self.path, self.backup.read_bytes())
+            return backup_state
+        kept = [move_aside(p).name for p, s in ((self.path, main_state),
+                (self.backup, backup_state)) if isinstance(s, DamagedFile)]
+        log.error(
+            "%s and its last-good copy are unusable (%s; %s); kept them as %s and "
+            "started with an empty database (plus whatever the journal still holds)",
+            self.path, main_state or "missing", backup_state or "missing", ", ".join(kept),
+        )
+        return {}
 
 
-def _fragment(doc_id: str, text: str) -> str:
-    return f'"{doc_id}":{text}'
+def snapshot_chunks(tables: dict[str, dict[str, Row]], seq: int) -> Iterator[str]:
+    """The TinyDB file for `tables` (key -> row) holding journal records up to `seq`, in pieces."""
+    meta = {"journal": (1, json.dumps({"seq": seq}))}
+    yield "{"
+    for index, (name, rows) in enumerate([(META_TABLE, meta), *tables.items()]):
+        yield f"{',' if index else ''}\n{json.dumps(name)}:{{\n"
+        lines: list[str] = []
+        first = True
+        for key, (doc_id, text) in rows.items():  # one document per line
+            lines.append(f'"{doc_id}":{{"key":{json.dumps(key)},"doc":{text}}}')
+            if len(lines) == _CHUNK:
+                yield ("" if first else ",\n") + ",\n".join(lines)
+                first, lines = False, []
+        if lines:
+            yield ("" if first else ",\n") + ",\n".join(lines)
+        yield "\n}"
+    yield "\n}\n"
+
+
+def folded_seq(meta: dict[str, Any]) -> int:
+    """The last journal record a snapshot holds (0 for a snapshot written before journals)."""
+    for entry in meta.values():
+        seq = entry["doc"].get("seq") if entry["key"] == "journal" else None
+        if isinstance(seq, int) and seq >= 0:
+            return seq
+    return 0
 
 
 def _read_state(path: Path) -> dict[str, dict[str, Any]] | DamagedFile | None:
@@ -219,14 +202,26 @@ def _shape_problem(data: Any) -> str:
     return ""
 
 
-def _move_aside(path: Path) -> Path:
+def move_aside(path: Path) -> Path:
     """Rename a damaged file to `<name>.corrupt-<UTC time>` (never overwriting one)."""
+    target = _aside_name(path)
+    os.replace(path, target)
+    fsync_dir(path.parent)
+    return target
+
+
+def copy_aside(path: Path) -> Path:
+    """Keep a durable copy of a damaged file as `<name>.corrupt-<UTC time>`; returns its path."""
+    target = _aside_name(path)
+    write_file_atomically(target, path.read_bytes())
+    return target
+
+
+def _aside_name(path: Path) -> Path:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     target = path.with_name(f"{path.name}.corrupt-{stamp}")
     n = 1
     while target.exists():
         n += 1
         target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
-    os.replace(path, target)
-    fsync_dir(path.parent)
     return target
