@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -20,14 +22,17 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 from aiohttp import web
 
 from core.adapters.tinydb_store import TinyDBStore
 from core.models import Subscriber
 from core.repos import LedgerEntry, Repos
+from tests.fakes.fake_llm_server import Recorded, Scripted
 from tests.fakes.seed import seed
 from tests.fakes.telegram_api import FakeTelegramApi
 
@@ -92,6 +97,7 @@ class BotProcess:
         self.log_dir = log_dir
         self.proc: asyncio.subprocess.Process | None = None
         self.runs = 0
+        self.extra_args: list[str] = []  # e.g. ["-v"]
 
     @property
     def stderr_path(self) -> Path:
@@ -106,7 +112,7 @@ class BotProcess:
         if config_via_env:
             env["CASTFIVE_CONFIG"], args = str(self.config), []
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", *args, cwd=REPO, env=env, stdout=self._out, stderr=self._err,
+            sys.executable, "-m", "bot", *args, *self.extra_args, cwd=REPO, env=env, stdout=self._out, stderr=self._err,
         )
 
     def log_text(self, run: int | None = None) -> str:
@@ -293,22 +299,25 @@ def due_now() -> tuple[str, str]:
     return (local - timedelta(minutes=1)).strftime("%H:%M"), zone
 
 
-async def seed_store(data_dir: Path, chat_ids: list[int], *, feeds: int = 4, per_feed: int = 4) -> None:
-    """Insights from `feeds` shows created now, and one Telegram subscriber per chat, due now."""
+async def seed_store(data_dir: Path, chat_ids: list[int], *, insights: bool = True,
+                     paused: bool = False, feeds: int = 4, per_feed: int = 4) -> None:
+    """Insights from `feeds` shows created now (unless not wanted), and one Telegram subscriber
+    per chat, due a minute ago and created yesterday (so due today)."""
     store = TinyDBStore(data_dir)
     await store.start()
     try:
         repos = Repos(store)
         now = datetime.now(UTC)
-        await seed(repos, feeds=feeds, per_feed=per_feed, created=now)
-        for feed in await repos.feeds.all():  # their example.org URLs must never be polled
-            await repos.feeds.put(replace(feed, next_poll_at=now + timedelta(days=3650),
-                                          last_polled_at=now))
+        if insights:
+            await seed(repos, feeds=feeds, per_feed=per_feed, created=now)
+            for feed in await repos.feeds.all():  # their example.org URLs must never be polled
+                await repos.feeds.put(replace(feed, next_poll_at=now + timedelta(days=3650),
+                                              last_polled_at=now))
         hhmm, zone = due_now()
         for chat_id in chat_ids:
             await repos.subscribers.put(Subscriber(
                 id=f"telegram:{chat_id}", platform="telegram", chat_id=str(chat_id),
-                title=f"chat {chat_id}", delivery_time=hhmm, timezone=zone,
+                title=f"chat {chat_id}", delivery_time=hhmm, timezone=zone, paused=paused,
                 created_at=now - timedelta(days=1)))
     finally:
         await store.close()
@@ -320,3 +329,73 @@ async def read_store(data_dir: Path) -> tuple[list[Subscriber], list[LedgerEntry
     await store.start()
     repos = Repos(store)
     return await repos.subscribers.all(), await repos.ledger.all(), repos, store
+
+
+# --- a well-behaved language model for the fake LLM server -----------------------------------
+
+_LINE = re.compile(r"^\[(\d+:\d{2}(?::\d{2})?)\] (?:[^:\n]{1,40}: )?(.+)$", re.MULTILINE)
+_STAMP = re.compile(r"\[(\d+:\d{2}(?::\d{2})?)\]")
+
+
+def scripted_model(request: Recorded) -> Scripted:
+    """Extraction: quote the window's longest lines verbatim. Answers: cite the first passage."""
+    if "follow-up question" in request.system:
+        passages = request.user.split("<<<PASSAGES-", 1)[-1]
+        stamp = (_STAMP.findall(passages) or ["00:00"])[0]
+        answer = f"The guest explains this at [{stamp}], with the reason given right there."
+        return Scripted(json.dumps({"answer": answer, "covered": True}))
+    lines = [(stamp, text.strip()) for stamp, text in _LINE.findall(request.user)]
+    lines = [(stamp, text) for stamp, text in lines if 8 <= len(text.split()) <= 60]
+    best = sorted(lines, key=lambda line: -len(line[1]))[:4]
+    items = [{"insight": f"Worth knowing: {text[:300]}", "quote": text, "start": stamp, "kind": "claim",
+              "novelty": 0.8, "specificity": 0.8, "evidence": 0.7} for stamp, text in best]
+    return Scripted(json.dumps({"insights": items}), prompt_tokens=400, completion_tokens=120)
+
+
+# --- feeds built at test time --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Item:
+    """One episode of a built feed: its transcript file (served beside the feed) and audio."""
+
+    guid: str
+    title: str
+    transcript: str  # file name in the feed's folder
+    mime: str = "text/vtt"
+    audio: str = "episode.mp3"
+    url_suffix: str = ""  # e.g. "?token=..." on the transcript and audio URLs
+
+
+def build_feed(folder: Path, base_url: str, title: str, items: list[Item],
+               published: datetime | None = None) -> Path:
+    """feed.xml in `folder`, items published an hour apart before `published` (default now)."""
+    published = published or datetime.now(UTC)
+    entries = []
+    for n, item in enumerate(items):
+        when = format_datetime(published - timedelta(hours=n + 1))
+        entries.append(f"""    <item>
+      <title>{escape(item.title)}</title>
+      <guid isPermaLink="false">{escape(item.guid)}</guid>
+      <pubDate>{when}</pubDate>
+      <enclosure url="{_attr(base_url + item.audio + item.url_suffix)}" length="1000" type="audio/mpeg"/>
+      <podcast:transcript url="{_attr(base_url + item.transcript + item.url_suffix)}" type="{item.mime}"/>
+    </item>""")
+    xml = f"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0">
+  <channel>
+    <title>{escape(title)}</title>
+    <link>https://example.org/</link>
+    <description>{escape(title)}, built for an end-to-end test.</description>
+{chr(10).join(entries)}
+  </channel>
+</rss>
+"""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "feed.xml"
+    path.write_text(xml, encoding="utf-8")
+    return path
+
+
+def _attr(text: str) -> str:
+    return escape(text, {'"': "&quot;"})
