@@ -38,11 +38,11 @@ _DEFAULT_GATEWAY = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
 class CastfiveClient(discord.Client):
     """A discord.py client that carries the service API, the command tree and the event handlers."""
 
-    def __init__(self, api: CastfiveApi, *, guild_ready_timeout: float) -> None:
+    def __init__(self, api: CastfiveApi, *, guild_ready_timeout: float, message_content: bool = True) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # servers, channels and threads, for permissions and removals
         intents.guild_messages = intents.dm_messages = True  # follow-ups in threads and DMs
-        intents.message_content = True  # privileged: switch it on in the developer portal
+        intents.message_content = message_content  # privileged: switched on in the developer portal
         super().__init__(intents=intents, allowed_mentions=NO_MENTIONS, guild_ready_timeout=guild_ready_timeout)
         self.api = api
         self.tree = app_commands.CommandTree(self)
@@ -104,7 +104,17 @@ class DiscordAdapter:
     async def start(self) -> None:
         """Log in, publish the commands, connect in the background and wait until ready."""
         _point_at(self.api_base_url, self.gateway_url)
-        client = CastfiveClient(self.api, guild_ready_timeout=self.guild_ready_timeout)
+        try:
+            await self._connect(message_content=True)
+        except discord.PrivilegedIntentsRequired:
+            log.warning("Discord refused the Message Content intent: follow-up questions in threads are "
+                        "only read when they mention the bot. Switch it on in the developer portal "
+                        "(Bot > Privileged Gateway Intents).")
+            await self._connect(message_content=False)
+
+    async def _connect(self, *, message_content: bool) -> None:
+        client = CastfiveClient(self.api, guild_ready_timeout=self.guild_ready_timeout,
+                                message_content=message_content)
         try:
             await client.login(self._token)
         except discord.LoginFailure:
@@ -113,19 +123,21 @@ class DiscordAdapter:
         except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
             await client.close()
             raise CastfiveError(f"Could not log in to Discord ({type(exc).__name__}).") from None
-        self.client = client
-        self._task = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
+        task = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
         ready = asyncio.create_task(client.wait_until_ready())
-        await asyncio.wait({self._task, ready}, timeout=self.ready_timeout, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({task, ready}, timeout=self.ready_timeout, return_when=asyncio.FIRST_COMPLETED)
         if not ready.done():
             ready.cancel()
-            failure = self._task.exception() if self._task.done() else None
-            await self.stop()
+            failure = task.exception() if task.done() else None
+            await client.close()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await task
             if isinstance(failure, discord.PrivilegedIntentsRequired):
-                raise ConfigError("Discord refused the Message Content intent: switch it on for the bot "
-                                  "in the developer portal (Bot > Privileged Gateway Intents).")
-            raise CastfiveError(f"Discord's gateway did not get ready ({type(failure).__name__ if failure else 'timeout'}).")
-        self._task.add_done_callback(_log_gateway_end)
+                raise failure
+            raise CastfiveError(f"Discord's gateway did not get ready "
+                                f"({type(failure).__name__ if failure else 'timed out'}).")
+        self.client, self._task = client, task
+        task.add_done_callback(_log_gateway_end)
         log.info("discord ready user_id=%s servers=%d", client.user.id if client.user else "?", len(client.guilds))
 
     async def stop(self) -> None:
@@ -171,7 +183,7 @@ class DiscordAdapter:
         except discord.HTTPException as exc:
             log.warning("send failed subscriber=%s status=%s code=%s", subscriber.id, exc.status, exc.code)
             return SendOutcome(OutcomeKind.TRANSIENT, tuple(sent), reason=f"discord {exc.status}/{exc.code}")
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             log.warning("send failed subscriber=%s error=%s", subscriber.id, type(exc).__name__)
             return SendOutcome(OutcomeKind.TRANSIENT, tuple(sent), reason=type(exc).__name__)
         return SendOutcome.delivered(*sent)
@@ -179,13 +191,13 @@ class DiscordAdapter:
 
 def _point_at(api_base_url: str, gateway_url: str) -> None:
     """Aim discord.py at another API and gateway (a test fake, or a proxy); process-wide."""
+    if api_base_url and not api_base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"discord.api_base_url must be an http(s) URL, not {api_base_url[:40]!r}")
+    if gateway_url and not gateway_url.startswith(("ws://", "wss://")):
+        raise ConfigError(f"discord.gateway_url must be a ws(s) URL, not {gateway_url[:40]!r}")
     if api_base_url:
-        if not api_base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"discord.api_base_url must be an http(s) URL, not {api_base_url[:40]!r}")
         discord.http.Route.BASE = api_base_url
     if gateway_url:
-        if not gateway_url.startswith(("ws://", "wss://")):
-            raise ConfigError(f"discord.gateway_url must be a ws(s) URL, not {gateway_url[:40]!r}")
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
 

@@ -9,13 +9,21 @@ where threads do not exist, answers are replies and replying to one continues th
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import discord
 
-from bot.discord_replies import NO_MENTIONS, api_of, chat_subscriber_id, error_text, log_error, user_key
+from bot.discord_replies import (
+    NO_MENTIONS,
+    api_of,
+    chat_subscriber_id,
+    error_text,
+    log_error,
+    user_key,
+)
 from bot.render_discord import DM_HINT, answer_chunks, question_echo, thread_name
-from core.errors import CastfiveError, PermissionDeniedError
+from core.errors import PermissionDeniedError
 from core.models import Answer
 from core.ports import CastfiveApi, MessageRef
 
@@ -98,7 +106,8 @@ async def _post_answer(channel: discord.abc.Messageable, answer: Answer,
 
 async def continue_conversation(client: discord.Client, api: CastfiveApi, message: discord.Message) -> None:
     """A member wrote in one of our threads, or replied to one of our DMs: the next question."""
-    if message.author.bot or client.user is None or not message.content.strip():
+    question = _without_mention(message.content, client.user.id) if client.user else ""
+    if message.author.bot or client.user is None or not question:
         return
     channel = message.channel
     reply_to: discord.Message | None = None
@@ -119,9 +128,9 @@ async def continue_conversation(client: discord.Client, api: CastfiveApi, messag
         return
     try:
         async with channel.typing():
-            answer = await api.ask(ref.insight_id, message.content, user_key=user_key(message.author),
+            answer = await api.ask(ref.insight_id, question, user_key=user_key(message.author),
                                    conversation_id=ref.conversation_id)
-    except CastfiveError as exc:
+    except Exception as exc:  # noqa: BLE001 - logged and answered like every other failure
         log_error(exc, f"question in channel={channel.id}")
         await message.reply(error_text(exc), mention_author=False, allowed_mentions=NO_MENTIONS)
         return
@@ -129,6 +138,11 @@ async def continue_conversation(client: discord.Client, api: CastfiveApi, messag
     if reply_to is not None:  # replies to these continue the same conversation
         for posted in sent:
             await api.remember_message(subscriber_id, str(posted.id), ref)
+
+
+def _without_mention(content: str, bot_id: int) -> str:
+    """The question without a leading @bot (needed to be read at all without the content intent)."""
+    return re.sub(rf"^\s*<@!?{bot_id}>", "", content).strip()
 
 
 def _replies_to_us(message: discord.Message, bot_id: int) -> bool:

@@ -52,7 +52,7 @@ async def reply(interaction: discord.Interaction[Any], content: str | None = Non
     """Answer an interaction (its first response, or a followup once it has one); never pings."""
     kwargs["allowed_mentions"] = NO_MENTIONS
     if interaction.response.is_done():
-        return await interaction.followup.send(content, ephemeral=ephemeral, wait=True, **kwargs)
+        return await interaction.followup.send(content, ephemeral=ephemeral, wait=True, **kwargs)  # type: ignore[call-overload,no-any-return]
     callback = await interaction.response.send_message(content, ephemeral=ephemeral, **kwargs)
     resource = callback.resource if callback is not None else None
     return resource if isinstance(resource, discord.Message) else None
@@ -60,16 +60,17 @@ async def reply(interaction: discord.Interaction[Any], content: str | None = Non
 
 @contextlib.asynccontextmanager
 async def thinking(interaction: discord.Interaction[Any], *, ephemeral: bool = False,
-                   after: float = DEFER_AFTER_S) -> AsyncIterator[None]:
+                   after: float | None = None) -> AsyncIterator[None]:
     """Show "thinking…" only when the work inside takes longer than `after` seconds.
 
     Quick answers and quick errors (cooldowns, bad ids) then go out as a first response, so an
     error can still be ephemeral; slow work is deferred before Discord's 3-second deadline.
     """
     started = asyncio.Event()
+    delay = DEFER_AFTER_S if after is None else after
 
     async def defer_later() -> None:
-        await asyncio.sleep(after)
+        await asyncio.sleep(delay)
         started.set()
         if not interaction.response.is_done():
             await interaction.response.defer(thinking=True, ephemeral=ephemeral)

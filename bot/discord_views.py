@@ -87,7 +87,7 @@ class AskModal(discord.ui.Modal, title="Ask about this insight"):
         """Answer in a thread on the insight's message."""
         await ask_from_modal(interaction, self.insight_id, self.message, self.question.value)
 
-    async def on_error(self, interaction: discord.Interaction[Any], error: Exception) -> None:
+    async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /) -> None:  # type: ignore[override]
         """The one error handler."""
         await answer_error(interaction, error)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from bot.render_discord import NEED_MANAGE_SERVER
-from tests.fakes.discord_api import FakeDiscord, Interaction, fake_discord  # noqa: F401
 from tests.fakes.discord_payloads import (
     ADMIN_ID,
     CHANNEL_ID,
@@ -17,7 +18,6 @@ from tests.fakes.discord_payloads import (
     ChannelRef,
     FileRef,
 )
-from tests.fakes.discord_world import World, world  # noqa: F401
 
 OPML = b"""<?xml version="1.0"?><opml version="2.0"><body>
 <outline type="rss" text="Hard Fork" xmlUrl="https://feeds.example.org/hardfork.xml"/>
@@ -33,6 +33,12 @@ ADMIN_COMMANDS = [
     (("castfive", "feeds", "import"), {"file": FileRef("subs.opml", OPML)}),
     (("castfive", "feeds", "export"), {}),
 ]
+
+if TYPE_CHECKING:
+    from tests.fakes.discord_api import FakeDiscord, Interaction
+    from tests.fakes.discord_world import World
+
+pytest_plugins = ["tests.fakes.discord_api", "tests.fakes.discord_world"]  # fake_discord, world
 
 
 async def answer(fake: FakeDiscord, ix: Interaction) -> dict:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from typing import TYPE_CHECKING
 
 from core.models import OutcomeKind
-from tests.fakes.discord_api import fake_discord  # noqa: F401
 from tests.fakes.discord_payloads import CHANNEL_ID, DM_CHANNEL_ID, OTHER_CHANNEL_ID
-from tests.fakes.discord_world import World, world  # noqa: F401
 from tests.fakes.fake_castfive_api import make_item
+
+if TYPE_CHECKING:
+    from tests.fakes.discord_world import World
+
+pytest_plugins = ["tests.fakes.discord_api", "tests.fakes.discord_world"]  # fake_discord, world
 
 
 async def test_a_daily_post_is_an_embed_with_ask_up_and_down_buttons(world: World) -> None:

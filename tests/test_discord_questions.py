@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
+import pytest
 import pytest_asyncio
 
 from bot.discord_bot import DiscordAdapter
 from bot.render_discord import answer_chunks
 from core.config import DeliverySettings, Settings
-from tests.fakes.discord_api import FakeDiscord, Interaction, fake_discord  # noqa: F401
 from tests.fakes.discord_payloads import (
     BOT_ID,
     CHANNEL_ID,
     DM_CHANNEL_ID,
     EPHEMERAL,
     MEMBER_ID,
+    TOKEN,
 )
-from tests.fakes.discord_world import World, make_world, world  # noqa: F401
 from tests.fakes.fake_castfive_api import FakeCastfiveApi
+
+if TYPE_CHECKING:
+    from tests.fakes.discord_api import FakeDiscord, Interaction
+    from tests.fakes.discord_world import World
+
+pytest_plugins = ["tests.fakes.discord_api", "tests.fakes.discord_world"]  # fake_discord, world
 
 
 async def post_insight(world: World, chat_id: int = CHANNEL_ID) -> dict:
@@ -156,11 +165,9 @@ async def test_in_a_dm_the_answer_is_a_reply_and_replying_to_it_continues(world:
 
 
 @pytest_asyncio.fixture
-async def limited(fake_discord: FakeDiscord):
+async def limited(world_factory: Callable[[Settings], Awaitable[World]]) -> World:
     """A world where each member may ask one question an hour."""
-    built = await make_world(fake_discord, Settings(delivery=DeliverySettings(question_limit_per_hour=1)))
-    yield built
-    await built.adapter.stop()
+    return await world_factory(Settings(delivery=DeliverySettings(question_limit_per_hour=1)))
 
 
 async def test_a_cooldown_is_answered_privately_with_when_to_ask_again(limited: World) -> None:
@@ -198,7 +205,7 @@ async def test_an_answer_over_2000_characters_is_split_into_several_messages(
     await world.adapter.stop()
     api = FakeCastfiveApi(answer_text="\n\n".join(["A long and careful explanation. " * 30] * 8))
     await api.subscribe("discord", str(CHANNEL_ID))
-    adapter = DiscordAdapter(api, "t", api_base_url=fake_discord.api_base_url,
+    adapter = DiscordAdapter(api, TOKEN, api_base_url=fake_discord.api_base_url,
                              gateway_url=fake_discord.gateway_url, guild_ready_timeout=0.05)
     await adapter.start()
     try:
@@ -209,5 +216,30 @@ async def test_an_answer_over_2000_characters_is_split_into_several_messages(
         assert len(expected) >= 4 and [m["content"] for m in ix.messages] == expected
         assert all(len(m["content"]) <= 2000 for m in ix.messages)
         assert all(fake_discord.bodies[m["id"]]["allowed_mentions"] == {"parse": []} for m in ix.messages)
+    finally:
+        await adapter.stop()
+
+
+class SlowApi(FakeCastfiveApi):
+    """Answers take longer than the bot waits before showing "thinking…"."""
+
+    async def ask(self, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.2)
+        return await super().ask(*args, **kwargs)
+
+
+async def test_slow_answers_show_thinking_first_then_the_answer_replaces_it(
+        fake_discord: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.discord_replies.DEFER_AFTER_S", 0.02)
+    api = SlowApi()
+    adapter = DiscordAdapter(api, TOKEN, api_base_url=fake_discord.api_base_url,
+                             gateway_url=fake_discord.gateway_url, guild_ready_timeout=0.05)
+    await adapter.start()
+    try:
+        ix = await fake_discord.slash("castfive", "ask", options={"id": api.digest[0].insight.id,
+                                                                  "question": "Slowly?"})
+        (answer,) = await fake_discord.reply_to(ix)
+        assert [c["type"] for c in ix.callbacks] == [5]  # deferred: "Castfive is thinking…"
+        assert "Slowly?" in answer["content"] and not answer["flags"] & EPHEMERAL
     finally:
         await adapter.stop()

@@ -12,6 +12,7 @@ from bot.render_discord import (
     DESCRIPTION_LIMIT,
     EMBED_TOTAL_LIMIT,
     FIELD_LIMIT,
+    FOOTER_LIMIT,
     MESSAGE_LIMIT,
     TITLE_LIMIT,
     answer_chunks,
@@ -35,7 +36,7 @@ def _within_limits(embed: discord.Embed) -> None:
     data = embed.to_dict()
     assert len(data.get("title", "")) <= TITLE_LIMIT
     assert len(data.get("description", "")) <= DESCRIPTION_LIMIT
-    assert len(data["author"]["name"]) <= TITLE_LIMIT
+    assert len(data["author"]["name"]) <= TITLE_LIMIT and len(data["footer"]["text"]) <= FOOTER_LIMIT
     assert all(len(f["value"]) <= FIELD_LIMIT and len(f["name"]) <= TITLE_LIMIT for f in data["fields"])
     assert len(embed) <= EMBED_TOTAL_LIMIT
 

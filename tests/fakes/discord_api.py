@@ -37,6 +37,8 @@ from tests.fakes.discord_payloads import (
     MANAGE_GUILD,
     MEMBER_ID,
     MEMBER_PERMISSIONS,
+    MESSAGE_CONTENT,
+    TOKEN,
     bot_user,
     channel_of,
     command_options,
@@ -44,7 +46,7 @@ from tests.fakes.discord_payloads import (
     member_of,
     user_of,
 )
-from tests.fakes.discord_routes import Failure, route
+from tests.fakes.discord_routes import Failure, json_response, route
 
 
 @dataclass
@@ -82,6 +84,8 @@ class FakeDiscord:
         self.attachments: dict[str, bytes] = {}
         self.failures: dict[str, list[Failure]] = {}
         self.identified = 0
+        self.intents: list[int] = []  # the intents of each IDENTIFY
+        self.privileged_allowed = True  # False: IDENTIFY asking for message content is closed with 4014
         self.threads: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(1_300_000_000_000_000_000)
         self._sockets: list[web.WebSocketResponse] = []
@@ -278,7 +282,13 @@ class FakeDiscord:
                 frame = json.loads(msg.data)
                 if frame["op"] == 1:
                     await ws.send_str(json.dumps({"op": 11}))
-                elif frame["op"] in (2, 6):  # identify, or a resume we answer with a fresh session
+                elif frame["op"] == 2:
+                    self.intents.append(frame["d"].get("intents", 0))
+                    if not self.privileged_allowed and self.intents[-1] & MESSAGE_CONTENT:
+                        await ws.close(code=4014, message=b"Disallowed intent(s).")
+                        break
+                    await self._ready(ws)
+                elif frame["op"] == 6:  # a resume: answered with a fresh session
                     await self._ready(ws)
         finally:
             self._sockets.remove(ws)
@@ -305,6 +315,9 @@ class FakeDiscord:
         path = "/" + request.match_info["tail"]
         body, files = await _read_body(request)
         self.requests.append(Request(request.method, path, dict(request.query), body, files))
+        bot_route = not path.startswith(("/interactions/", "/webhooks/"))  # those use the interaction token
+        if bot_route and request.headers.get("Authorization") != f"Bot {TOKEN}":
+            return json_response({"message": "401: Unauthorized", "code": 0}, 401)
         return await route(self, request.method, path.split("/")[1:], body, files)
 
 

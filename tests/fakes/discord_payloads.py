@@ -24,6 +24,7 @@ ADMIN_ROLE = 1_100_000_000_000_000_500
 BOT_ROLE = 1_100_000_000_000_000_501
 
 EPHEMERAL = 64
+MESSAGE_CONTENT = 1 << 15  # the privileged gateway intent
 MANAGE_GUILD = 1 << 5
 SEND_MESSAGES = 1 << 11
 MEMBER_PERMISSIONS = (1 << 10) | SEND_MESSAGES | (1 << 14) | (1 << 16)  # view, send, embed, history

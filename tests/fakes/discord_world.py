@@ -9,10 +9,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-import json
 from typing import Any
 
 import pytest_asyncio
@@ -124,3 +124,19 @@ async def world(fake_discord: FakeDiscord) -> AsyncIterator[World]:
         yield built
     finally:
         await built.adapter.stop()
+
+
+@pytest_asyncio.fixture
+async def world_factory(fake_discord: FakeDiscord) -> AsyncIterator[Callable[[Settings], Awaitable[World]]]:
+    """Build worlds with other settings; their adapters are stopped after the test."""
+    built: list[World] = []
+
+    async def make(settings: Settings) -> World:
+        built.append(await make_world(fake_discord, settings))
+        return built[-1]
+
+    try:
+        yield make
+    finally:
+        for each in built:
+            await each.adapter.stop()
