@@ -113,6 +113,22 @@ async def test_config_from_castfive_config_and_ctrl_c_while_idle_stops_at_once(t
     assert telegram.calls("getMe") and "stopped" in bot.log_text()
 
 
+async def test_sigterm_during_a_transcription_exits_0_at_once_and_leaves_the_episode_to_resume(
+        telegram, make_bot, tmp_path):
+    demo = Path(__file__).resolve().parent.parent / "examples" / "demo" / "feed.xml"
+    bot = make_bot({"telegram": {"api_base_url": telegram.base_url}, "feeds": {"catalogue": [str(demo)]}})
+    await bot.start()
+    await bot.wait_log("loaded speech model", timeout=60)  # two demo episodes need speech-to-text
+    code, took = await bot.stop(signal.SIGTERM)
+    assert code == 0 and took < 5.0, f"exit {code} after {took:.1f}s"  # not after the transcription
+    _, _, repos, store = await read_store(tmp_path / "data")
+    episodes = await repos.episodes.all()
+    await store.close()
+    states = sorted(str(e.state) for e in episodes)
+    assert states.count("done") <= 2 and "failed" not in states, states  # untouched: resumes next start
+    assert all(not e.last_error for e in episodes)
+
+
 # --- the scheduler's ordered stop, in process ------------------------------------------------
 
 
