@@ -184,6 +184,30 @@ async def test_the_snapshot_is_a_tinydb_database_any_tinydb_reads(tmp_path: Path
     db.close()
 
 
+async def test_a_file_written_by_plain_tinydb_opens_with_its_documents(tmp_path: Path) -> None:
+    db = TinyDB(tmp_path / "castfive.json")  # an older Castfive, or an operator's script
+    db.table("feeds").insert({"key": "f1", "doc": {"title": "caf\u00e9"}})
+    db.close()
+    s = await reopen(tmp_path)
+    assert await s.get("feeds", "f1") == {"title": "caf\u00e9"}
+    await s.put("feeds", "f2", {"title": "two"})
+    await s.close()
+    s = await reopen(tmp_path)
+    assert await s.all("feeds") == [{"title": "caf\u00e9"}, {"title": "two"}]
+    await s.close()
+
+
+async def test_a_hand_edited_snapshot_fails_its_checksum_and_is_parsed_in_full(tmp_path: Path) -> None:
+    s = await reopen(tmp_path)
+    await s.put("feeds", "f1", {"title": "One"})
+    await s.close()
+    main = tmp_path / "castfive.json"
+    main.write_text(main.read_text().replace('"title":"One"', '"title": "Edited", "n": [1]'))
+    s = await reopen(tmp_path)
+    assert await s.get("feeds", "f1") == {"title": "Edited", "n": [1]}
+    await s.close()
+
+
 async def test_the_reserved_table_cannot_be_written(store: TinyDBStore) -> None:
     with pytest.raises(StoreError):
         await store.put("_castfive", "journal", {"seq": 0})

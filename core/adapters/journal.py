@@ -48,6 +48,18 @@ def encode_record(seq: int, writes: Sequence[Write]) -> bytes:
 
 def decode_record(line: bytes) -> Record:
     """The record in one complete line (newline included); ValueError says what is wrong."""
+    seq, payload = _frame(line)
+    try:
+        writes = json.loads(payload, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"payload is not JSON: {exc}") from None
+    if not isinstance(writes, list) or not all(_is_write(w) for w in writes):
+        raise ValueError("payload is not a list of writes")
+    return Record(seq, [(t, k, d) for t, k, d in writes])
+
+
+def _frame(line: bytes) -> tuple[int, bytes]:
+    """The sequence number and payload of a line whose framing and checksum are right."""
     if not line.endswith(b"\n"):
         raise ValueError("no end of line (cut short)")
     if len(line) < 12 or line[8:9] != b" ":
@@ -62,13 +74,7 @@ def decode_record(line: bytes) -> Record:
     seq_text, _, payload = body.partition(b" ")
     if not seq_text.isdigit():
         raise ValueError("bad sequence number")
-    try:
-        writes = json.loads(payload, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        raise ValueError(f"payload is not JSON: {exc}") from None
-    if not isinstance(writes, list) or not all(_is_write(w) for w in writes):
-        raise ValueError("payload is not a list of writes")
-    return Record(int(seq_text), [(t, k, d) for t, k, d in writes])
+    return int(seq_text), payload
 
 
 def _is_write(w: Any) -> bool:
@@ -88,8 +94,9 @@ class JournalScan:
     the bad record (damage inside the file, not just a record cut short by a crash).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, after: int = 0) -> None:
         self.path = path
+        self.after = after  # records up to this one are only checked, not decoded nor yielded
         self.problem = ""
         self.valid_bytes = 0
         self.size = 0
@@ -103,14 +110,16 @@ class JournalScan:
             self.size = os.fstat(f.fileno()).st_size
             for line in f:
                 try:
-                    record = decode_record(line)
+                    seq = _frame(line)[0]
+                    record = None if seq <= self.after else decode_record(line)
                 except ValueError as exc:
                     self.problem = f"record {self.records + 1} at byte {self.valid_bytes}: {exc}"
                     self.trailing = f.read(1) != b""
                     return
                 self.valid_bytes += len(line)
                 self.records += 1
-                yield record
+                if record is not None:
+                    yield record
 
 
 def replay(paths: Sequence[Path], after: int, apply: Callable[[Record], None]) -> int:
@@ -123,10 +132,8 @@ def replay(paths: Sequence[Path], after: int, apply: Callable[[Record], None]) -
     """
     seq = after
     for path in paths:
-        scan = JournalScan(path)
+        scan = JournalScan(path, after=seq)
         for record in scan:
-            if record.seq <= seq:
-                continue
             if record.seq != seq + 1:
                 aside = copy_aside(path)
                 log.error("journal %s jumps from record %d to %d (the records between were in a "

@@ -9,16 +9,15 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from core.adapters.atomic_json import (
     DB_NAME,
     META_TABLE,
     Row,
+    Snapshot,
     SnapshotFile,
-    folded_seq,
+    encode_doc,
     run_fault_hook,
-    snapshot_chunks,
     write_file_atomically,
 )
 from core.adapters.journal import (
@@ -126,13 +125,14 @@ class TinyDBStore:
         for stale in self.blob_dir.glob(".*.tmp"):  # a blob write cut short by a crash
             stale.unlink(missing_ok=True)
         self._snapshot = SnapshotFile(self.directory / DB_NAME)
-        self._load_rows(self._snapshot.load())
+        snapshot = self._snapshot.load()
+        self._load_rows(snapshot)
         self._snapshot_bytes = _size(self._snapshot.path)
         journal = JournalWriter(self.directory / JOURNAL_NAME)
-        seq_before = self._seq
-        # `.1` first: it matters when the `.bak` was loaded (its records follow the `.bak`).
-        self._seq = replay([journal.previous, journal.path], self._seq, self._replay_record)
-        self.replayed = self._seq - seq_before
+        # The `.1` journal holds what came after the `.bak`: read only when that was loaded.
+        paths = [journal.previous, journal.path] if snapshot.fell_back else [journal.path]
+        self._seq = replay(paths, snapshot.seq, self._replay_record)
+        self.replayed = self._seq - snapshot.seq
         if self.replayed or _size(journal.path):
             self._journal = journal
             self._fold()  # a clean start: everything in the snapshot, an empty journal
@@ -158,16 +158,10 @@ class TinyDBStore:
 
     # --- recovery ------------------------------------------------------------------
 
-    def _load_rows(self, state: dict[str, dict[str, Any]]) -> None:
-        self._rows, self._next_ids, self._seq = {}, {}, 0
-        for name, raw in state.items():
-            if name == META_TABLE:
-                self._seq = folded_seq(raw)
-                continue
-            rows = self._rows[name] = {}
-            for doc_id, entry in raw.items():
-                rows[entry["key"]] = (int(doc_id), _encode(entry["doc"]))
-            self._next_ids[name] = max((i for i, _ in rows.values()), default=0) + 1
+    def _load_rows(self, snapshot: Snapshot) -> None:
+        self._rows, self._seq = snapshot.tables, snapshot.seq
+        self._next_ids = {name: max((i for i, _ in rows.values()), default=0) + 1
+                          for name, rows in self._rows.items()}
 
     def _replay_record(self, record: Record) -> None:
         self._apply_rows((t, k, None if d is None else _encode(d))
@@ -308,7 +302,7 @@ class TinyDBStore:
 
     def _write_snapshot(self, seq: int) -> None:
         assert self._snapshot is not None
-        self._snapshot_bytes = self._snapshot.save(snapshot_chunks(self._rows, seq))
+        self._snapshot_bytes = self._snapshot.save(self._rows, seq)
         self.snapshots += 1
 
     def _fold_threshold(self) -> int:
@@ -381,9 +375,7 @@ def _validate(change: Change) -> _Write:
         raise StoreError(f"Document {change.key} in {change.table} is not JSON: {exc}.") from exc
 
 
-def _encode(doc: Doc) -> str:
-    # ensure_ascii: a lone surrogate from hostile text still gives valid, writable JSON.
-    return json.dumps(doc, separators=(",", ":"), allow_nan=False)
+_encode = encode_doc
 
 
 def _size(path: Path) -> int:
