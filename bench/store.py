@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.adapters.tinydb_store import TinyDBStore  # noqa: E402
-from core.ports import Change  # noqa: E402
+from core.adapters.tinydb_store import TinyDBStore
+from core.ports import Change
 
 
 def ledger_doc(n: int) -> dict:
