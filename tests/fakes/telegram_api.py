@@ -227,6 +227,15 @@ class FakeTelegramApi:
                 raise AssertionError(f"no {method} request matched within {timeout}s; saw {seen}")
             await self._something_happens(remaining)
 
+    async def wait_until(self, condition: Callable[[], bool], *, timeout: float = 5.0) -> None:
+        """Wait until `condition()` holds, checking after every request or pushed update."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not condition():
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise AssertionError(f"condition not met within {timeout}s")
+            await self._something_happens(remaining)
+
     def mark(self) -> int:
         """The current request count: pass as `after=` to wait only for later requests."""
         return len(self.requests)
