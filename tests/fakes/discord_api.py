@@ -11,9 +11,17 @@ exactly (with a charset suffix the body is treated as text); gateway text frames
 so the `compress=zlib-stream` query is ignored; a 429 needs a `Via` header, or discord.py takes it
 for a Cloudflare ban instead of retrying.
 
+    pytest_plugins = ["tests.fakes.discord_api"]  # or list it in conftest.py
+
     async def test_x(fake_discord):
         adapter = DiscordAdapter(api, TOKEN, api_base_url=fake_discord.api_base_url,
-                                 gateway_url=fake_discord.gateway_url)
+                                 gateway_url=fake_discord.gateway_url, guild_ready_timeout=0.05)
+        await adapter.start()
+        ix = await fake_discord.slash("castfive", "today", user_id=MEMBER_ID)
+        first = (await fake_discord.reply_to(ix))[0]
+
+The server's ids (GUILD_ID, CHANNEL_ID, ADMIN_ID, MEMBER_ID, DM_CHANNEL_ID...) and TOKEN live in
+tests/fakes/discord_payloads.py; tests/fakes/discord_world.py adds the real service around it.
 """
 
 from __future__ import annotations
