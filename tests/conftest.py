@@ -25,6 +25,14 @@ def corpus() -> Path:
     return CORPUS
 
 
+@pytest.fixture(params=["copy", "corpus"])
+def transcripts(request: pytest.FixtureRequest) -> Path:
+    """Publisher transcripts: the tests/data copy, then the corpus original (skipped where absent)."""
+    if request.param == "corpus":
+        return request.getfixturevalue("corpus") / "transcripts"
+    return DATA / "transcripts"
+
+
 @pytest.fixture
 def fake_store() -> FakeStore:
     return FakeStore()

@@ -12,17 +12,6 @@ from core.errors import TranscriptParseError
 from core.transcripts.html_format import parse_html
 from core.transcripts.parse import parse_transcript
 
-DATA = Path(__file__).parent / "data" / "transcripts"
-
-
-@pytest.fixture(params=["copy", "corpus"])
-def transcripts(request: pytest.FixtureRequest) -> Path:
-    """The tests/data copy, then the corpus original (skipped where the corpus is absent)."""
-    if request.param == "corpus":
-        return request.getfixturevalue("corpus") / "transcripts"
-    return DATA
-
-
 def test_each_turn_starts_at_its_time_and_runs_to_the_next(transcripts: Path) -> None:
     raw = parse_html((transcripts / "podcastns_example.html").read_text())
     assert [(s.speaker, s.start) for s in raw[:4]] == [

@@ -11,17 +11,6 @@ from core.errors import TranscriptParseError
 from core.transcripts.json_format import parse_json_transcript
 from core.transcripts.parse import parse_transcript
 
-DATA = Path(__file__).parent / "data" / "transcripts"
-
-
-@pytest.fixture(params=["copy", "corpus"])
-def transcripts(request: pytest.FixtureRequest) -> Path:
-    """The tests/data copy, then the corpus original (skipped where the corpus is absent)."""
-    if request.param == "corpus":
-        return request.getfixturevalue("corpus") / "transcripts"
-    return DATA
-
-
 def test_word_level_segments_merge_into_sentences_with_their_word_times(transcripts: Path) -> None:
     data = (transcripts / "buzzsprout_how-to-start-a-podcast_word-level.json").read_bytes()
     assert len(parse_json_transcript(data.decode())) == 2442

@@ -10,17 +10,6 @@ from core.errors import TranscriptParseError
 from core.transcripts.parse import parse_transcript
 from core.transcripts.srt import parse_srt
 
-DATA = Path(__file__).parent / "data" / "transcripts"
-
-
-@pytest.fixture(params=["copy", "corpus"])
-def transcripts(request: pytest.FixtureRequest) -> Path:
-    """The tests/data copy, then the corpus original (skipped where the corpus is absent)."""
-    if request.param == "corpus":
-        return request.getfixturevalue("corpus") / "transcripts"
-    return DATA
-
-
 def test_speaker_named_only_at_a_change_is_carried_to_following_cues(transcripts: Path) -> None:
     segments = parse_srt((transcripts / "buzzcast_full-episode.srt").read_text())
     assert len(segments) == 488

@@ -10,17 +10,6 @@ from core.errors import TranscriptParseError
 from core.transcripts.parse import parse_transcript
 from core.transcripts.vtt import parse_vtt
 
-DATA = Path(__file__).parent / "data" / "transcripts"
-
-
-@pytest.fixture(params=["copy", "corpus"])
-def transcripts(request: pytest.FixtureRequest) -> Path:
-    """The tests/data copy, then the corpus original (skipped where the corpus is absent)."""
-    if request.param == "corpus":
-        return request.getfixturevalue("corpus") / "transcripts"
-    return DATA
-
-
 def test_torture_file_keeps_voices_and_ignores_notes_settings_and_class_spans(transcripts: Path) -> None:
     segments = parse_vtt((transcripts / "podcast_search_vtt-edge-cases_synthetic.vtt").read_text())
     assert [s.text for s in segments] == [
