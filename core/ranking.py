@@ -37,7 +37,7 @@ def _terms(text: str) -> tuple[frozenset[str], int]:
         _stem(token) for token in _TOKEN.findall(text.lower())
         if token not in _STOPWORDS and (len(token) > 1 or token.isdigit())
     )
-    return terms, sum(_weight(t) for t in terms)
+    return terms, sum(term_weight(t) for t in terms)
 
 
 def _stem(word: str) -> str:
@@ -58,7 +58,8 @@ def _stem(word: str) -> str:
     return word
 
 
-def _weight(term: str) -> int:
+def term_weight(term: str) -> int:
+    """How much a shared stemmed term counts towards a near-duplicate: numbers count double."""
     return 2 if term[0].isdigit() else 1  # a shared figure is strong evidence of the same idea
 
 
@@ -68,11 +69,11 @@ def similarity(a: str, b: str) -> float:
     terms_b, weight_b = _terms(b)
     if not weight_a or not weight_b:
         return 1.0 if " ".join(a.lower().split()) == " ".join(b.lower().split()) else 0.0
-    shared = sum(_weight(t) for t in terms_a & terms_b)
+    shared = sum(term_weight(t) for t in terms_a & terms_b)
     return 2 * shared / (weight_a + weight_b)
 
 
-def _overlaps(a: _Fingerprint, b: _Fingerprint) -> bool:
+def _overlaps(a: Fingerprint, b: Fingerprint) -> bool:
     """Overlapping stretches of audio (e.g. one moment found by two extraction windows)."""
     overlap = min(a.end, b.end) - max(a.start, b.start)
     shorter = min(a.end - a.start, b.end - b.start)
@@ -81,7 +82,7 @@ def _overlaps(a: _Fingerprint, b: _Fingerprint) -> bool:
 
 def is_near_duplicate(a: Insight, b: Insight, threshold: float = 0.5) -> bool:
     """True when `a` and `b` say the same thing (similar text, or the same moment)."""
-    return _Fingerprint.of(a).repeats(_Fingerprint.of(b), threshold)
+    return Fingerprint.of(a).repeats(Fingerprint.of(b), threshold)
 
 
 def adjusted_score(insight: Insight, subscriber: Subscriber, feed_id: str | None = None) -> float:
@@ -131,7 +132,7 @@ def choose_digest(
         queues.setdefault(show(c), deque()).append((adjusted, c))
 
     picked: list[Insight] = []
-    seen = [_Fingerprint.of(s) for s in sent_recent]  # what the subscriber already has
+    seen = [Fingerprint.of(s) for s in sent_recent]  # what the subscriber already has
     per_show: Counter[str] = Counter()
     per_episode: Counter[str] = Counter()
     while len(picked) < size and queues:
@@ -144,7 +145,7 @@ def choose_digest(
             del queues[feed]
         if per_episode[c.episode_id] >= max_per_episode:
             continue
-        mark = _Fingerprint.of(c)
+        mark = Fingerprint.of(c)
         if any(mark.repeats(other, near_duplicate) for other in seen):
             continue
         picked.append(c)
@@ -155,7 +156,7 @@ def choose_digest(
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class _Fingerprint:
+class Fingerprint:
     """What near-duplicate checks need of an insight, computed once per digest."""
 
     episode_id: str
@@ -166,11 +167,11 @@ class _Fingerprint:
     text: str
 
     @classmethod
-    def of(cls, insight: Insight) -> _Fingerprint:
+    def of(cls, insight: Insight) -> Fingerprint:
         terms, weight = _terms(insight.text)
         return cls(insight.episode_id, insight.start, insight.end, terms, weight, insight.text)
 
-    def repeats(self, other: _Fingerprint, threshold: float) -> bool:
+    def repeats(self, other: Fingerprint, threshold: float) -> bool:
         """Same as `is_near_duplicate`, without recomputing terms for every pair."""
         if self.episode_id == other.episode_id and _overlaps(self, other):
             return True
@@ -179,7 +180,7 @@ class _Fingerprint:
             blank = not self.weight and not other.weight  # only stopwords: compare the texts
             return blank and similarity(self.text, other.text) >= threshold
         total = self.weight + other.weight
-        return 2 * sum(_weight(t) for t in shared) >= threshold * total
+        return 2 * sum(term_weight(t) for t in shared) >= threshold * total
 
 
 def apply_feedback(
