@@ -8,9 +8,12 @@ import typing
 from datetime import datetime
 from enum import Enum
 from functools import cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def to_doc(obj: Any) -> Any:
@@ -32,7 +35,7 @@ def from_doc(cls: type[T], doc: dict[str, Any]) -> T:
     """Rebuild a dataclass from `to_doc` output; unknown keys are ignored, missing ones default."""
     hints = _hints(cls)
     kwargs = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for f in dataclasses.fields(cls):
         if f.name in doc:
             kwargs[f.name] = _decode(hints[f.name], doc[f.name])
     return cls(**kwargs)
@@ -51,8 +54,8 @@ def _decode(tp: Any, value: Any) -> Any:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return _decode(args[0], value) if len(args) == 1 else value
     if origin is tuple:
-        args = typing.get_args(tp)
-        inner = args[0] if args else Any
+        items = typing.get_args(tp)
+        inner = items[0] if items else Any
         return tuple(_decode(inner, v) for v in value)
     if origin is list:
         (inner,) = typing.get_args(tp)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from core.codec import from_doc, to_doc
 from core.ports import Change, Store
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 class Table(Generic[T]):
@@ -20,6 +23,7 @@ class Table(Generic[T]):
         self.store = store
         self.name = name
         self.cls = cls
+        # Every model stored without a key_of has an `id` field; the bound type cannot say so.
         self._key_of = key_of or (lambda obj: obj.id)  # type: ignore[attr-defined]
 
     def key(self, obj: T) -> str:
