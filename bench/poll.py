@@ -20,16 +20,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aiohttp import web  # noqa: E402
+from aiohttp import web
 
-from core.adapters.http import SafeFetcher  # noqa: E402
-from core.config import HttpSettings, Settings  # noqa: E402
-from core.feeds.poller import FeedPoller  # noqa: E402
-from core.ids import feed_id_for  # noqa: E402
-from core.models import Feed  # noqa: E402
-from core.tables import Table  # noqa: E402
-from tests.fakes.clock import FakeClock  # noqa: E402
-from tests.fakes.memory_store import FakeStore  # noqa: E402
+from core.adapters.http import SafeFetcher
+from core.config import HttpSettings, Settings
+from core.feeds.poller import FeedPoller
+from core.ids import feed_id_for
+from core.models import Feed
+from core.tables import Table
+from tests.fakes.clock import FakeClock
+from tests.fakes.memory_store import FakeStore
 
 NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 WORDS = ("market energy policy climate model data research interview history science city "

@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.insights.provenance import QuoteAligner, normalise_words  # noqa: E402
-from tests.test_provenance import load_buzzcast, one_hour  # noqa: E402
+from core.insights.provenance import QuoteAligner, normalise_words
+from tests.test_provenance import load_buzzcast, one_hour
 
 
 def naive_align(quote: str, words: list[str]) -> tuple[int, float]:
@@ -54,7 +54,7 @@ def main() -> int:
     picks = []
     for _ in range(args.quotes):
         start = rng.randrange(len(raw) - 40)
-        picks.append((" ".join(raw[start : start + rng.randint(10, 35)])))
+        picks.append(" ".join(raw[start : start + rng.randint(10, 35)]))
     quotes = [garble(p, rng) for p in picks]
     began = time.perf_counter()
     aligner = QuoteAligner(segments)

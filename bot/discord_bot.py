@@ -202,7 +202,7 @@ def _point_at(api_base_url: str, gateway_url: str) -> None:
 
 
 def _restore_urls(api_base_url: str, gateway_url: str) -> None:
-    if api_base_url and discord.http.Route.BASE == api_base_url:
+    if api_base_url and api_base_url == discord.http.Route.BASE:
         discord.http.Route.BASE = _DEFAULT_BASE
     if gateway_url and str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY) == gateway_url:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = _DEFAULT_GATEWAY

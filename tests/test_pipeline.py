@@ -31,10 +31,10 @@ VTT = b"""WEBVTT
 
 class NoFetcher:
     async def get(self, url, *, headers=None, max_bytes=None):
-        raise AssertionError(f"unexpected network request")
+        raise AssertionError("unexpected network request")
 
     async def download(self, url, dest, *, max_bytes):
-        raise AssertionError(f"unexpected network download")
+        raise AssertionError("unexpected network download")
 
 
 def write_wav(path: Path, seconds: float = 1.0) -> Path:

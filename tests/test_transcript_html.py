@@ -12,6 +12,7 @@ from core.errors import TranscriptParseError
 from core.transcripts.html_format import parse_html
 from core.transcripts.parse import parse_transcript
 
+
 def test_each_turn_starts_at_its_time_and_runs_to_the_next(transcripts: Path) -> None:
     raw = parse_html((transcripts / "podcastns_example.html").read_text())
     assert [(s.speaker, s.start) for s in raw[:4]] == [

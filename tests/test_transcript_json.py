@@ -11,6 +11,7 @@ from core.errors import TranscriptParseError
 from core.transcripts.json_format import parse_json_transcript
 from core.transcripts.parse import parse_transcript
 
+
 def test_word_level_segments_merge_into_sentences_with_their_word_times(transcripts: Path) -> None:
     data = (transcripts / "buzzsprout_how-to-start-a-podcast_word-level.json").read_bytes()
     assert len(parse_json_transcript(data.decode())) == 2442

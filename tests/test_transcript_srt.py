@@ -10,6 +10,7 @@ from core.errors import TranscriptParseError
 from core.transcripts.parse import parse_transcript
 from core.transcripts.srt import parse_srt
 
+
 def test_speaker_named_only_at_a_change_is_carried_to_following_cues(transcripts: Path) -> None:
     segments = parse_srt((transcripts / "buzzcast_full-episode.srt").read_text())
     assert len(segments) == 488

@@ -10,6 +10,7 @@ from core.errors import TranscriptParseError
 from core.transcripts.parse import parse_transcript
 from core.transcripts.vtt import parse_vtt
 
+
 def test_torture_file_keeps_voices_and_ignores_notes_settings_and_class_spans(transcripts: Path) -> None:
     segments = parse_vtt((transcripts / "podcast_search_vtt-edge-cases_synthetic.vtt").read_text())
     assert [s.text for s in segments] == [

@@ -355,7 +355,7 @@ async def _stream_to_file(
 
 def _open_part(part: Path) -> IO[bytes]:
     part.parent.mkdir(parents=True, exist_ok=True)
-    return open(part, "wb")  # noqa: SIM115 - closed by the caller's finally
+    return open(part, "wb")  # closed by the caller's finally
 
 
 def _flush_and_sync(fh: IO[bytes]) -> None:

@@ -179,7 +179,7 @@ def _webhook_message(fake: FakeDiscord, ix: Interaction, verb: str, message_id: 
                      files: dict[str, bytes]) -> web.Response:
     index = 0 if message_id == "@original" else next(
         (i for i, m in enumerate(ix.messages) if m["id"] == message_id), None)
-    if index is None or not ix.messages and verb != "PATCH":
+    if index is None or (not ix.messages and verb != "PATCH"):
         return json_response({"message": "Unknown Message", "code": 10008}, 404)
     if verb == "DELETE":
         ix.messages.pop(index)
