@@ -12,7 +12,7 @@ import pytest
 from core.adapters.llm_litellm import LiteLLMClient
 from core.errors import LLMError
 from tests.conftest import REPO
-from tests.fakes.fake_llm_server import FakeLLMServer, Scripted, fake_llm  # noqa: F401  (fixture)
+from tests.fakes.fake_llm_server import FakeLLMServer, Scripted
 
 KEY = "sk-test-secret-4242"
 MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"}]
@@ -98,7 +98,7 @@ async def test_a_reply_slower_than_the_timeout_becomes_an_llm_error_in_time(
     fake_llm.reply_slow(3.0)
     client = LiteLLMClient(fake_llm.settings(timeout_s=0.5), api_key=KEY)
     began = time.monotonic()
-    with pytest.raises(LLMError, match="did not answer within 0.5 s"):
+    with pytest.raises(LLMError, match=r"did not answer within 0\.5 s"):
         await client.complete(MESSAGES, max_tokens=5)
     assert time.monotonic() - began < 2.5
 
@@ -114,7 +114,7 @@ async def test_no_configured_model_is_an_llm_error_before_any_request(
     fake_llm: FakeLLMServer,
 ) -> None:
     client = LiteLLMClient(fake_llm.settings(model=""), api_key=KEY)
-    with pytest.raises(LLMError, match="llm.model"):
+    with pytest.raises(LLMError, match=r"llm\.model"):
         await client.complete(MESSAGES, max_tokens=5)
     assert fake_llm.requests == []
 

@@ -17,7 +17,7 @@ from core.insights.llm_extract import CACHE_TABLE, LLMExtractor
 from core.insights.prompts import PROMPT_VERSION
 from core.models import Chapter, Episode, Segment, Transcript
 from tests.fakes.clock import FakeClock
-from tests.fakes.fake_llm_server import FakeLLMServer, Recorded, Scripted, fake_llm  # noqa: F401
+from tests.fakes.fake_llm_server import FakeLLMServer, Recorded, Scripted
 from tests.fakes.memory_store import FakeStore
 
 KEY = "sk-extract-test"
@@ -219,7 +219,7 @@ async def test_a_timeout_raises_llm_error_and_keeps_the_windows_already_paid_for
 
     fake_llm.default = good_then_slow
     first = extractor_for(fake_llm, store, clock, timeout_s=0.5)
-    with pytest.raises(LLMError, match="did not answer within 0.5 s"):
+    with pytest.raises(LLMError, match=r"did not answer within 0\.5 s"):
         await first.extract(TRANSCRIPT, make_episode(), "Show")
     assert first.last_stats is not None and "0.5 s" in first.last_stats.stopped
     fake_llm.default = quote_last_line

@@ -70,7 +70,7 @@ async def test_an_episode_with_a_publisher_transcript_never_downloads_its_audio(
         base_holder.append(base)
         repos = Repos(fake_store)
         poller = FeedPoller(fetcher, fake_store, fake_clock, settings)
-        feed, episodes = await poller.add_feed(f"{base}/feed.xml", origin="user")
+        _, episodes = await poller.add_feed(f"{base}/feed.xml", origin="user")
         transcriber = FakeTranscriber()
         pipeline = EpisodePipeline(repos, fetcher, transcriber, FakeExtractor(), fake_clock, settings)
         report = await pipeline.run_pending()

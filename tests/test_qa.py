@@ -14,7 +14,7 @@ from core.insights.provenance import normalise_words
 from core.models import Insight, Segment, Transcript, Turn
 from core.qa import INTRO, NOT_COVERED, Answerer
 from core.retrieval import PassageIndex, build_passages, excerpt, terms
-from tests.fakes.fake_llm_server import FakeLLMServer, Recorded, Scripted, fake_llm  # noqa: F401
+from tests.fakes.fake_llm_server import FakeLLMServer, Recorded, Scripted
 from tests.test_provenance import load_buzzcast
 
 SEGMENTS = load_buzzcast()

@@ -93,7 +93,7 @@ async def test_commands_for_an_unknown_chat_say_to_start_first(seeded):
 
 
 async def test_today_chooses_five_once_and_the_schedule_does_not_send_them_again(seeded):
-    services, port, clock, _ = seeded
+    services, port, _, _ = seeded
     sub = await services.api.subscribe("telegram", "1", delivery_time="08:00")
     await services.repos.subscribers.put(
         sub.__class__(**{**sub.__dict__, "created_at": datetime(2026, 11, 1, tzinfo=UTC)})
@@ -176,7 +176,7 @@ async def test_a_file_url_typed_in_chat_is_refused(seeded):
 
 
 async def test_migrate_keeps_today_s_ledger_under_the_new_id(seeded):
-    services, _, clock, _ = seeded
+    services, _, _, _ = seeded
     sub = await services.api.subscribe("telegram", "-1")
     await services.api.today(sub.id)
     moved = await services.api.migrate(sub.id, "-1001")

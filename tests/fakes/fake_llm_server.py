@@ -1,8 +1,6 @@
 """A local OpenAI-compatible chat server (aiohttp) that replies from a script and records requests.
 
-Use it through the `fake_llm` fixture (import it into a test module or conftest):
-
-    from tests.fakes.fake_llm_server import fake_llm  # noqa: F401  (the fixture)
+Use it through the `fake_llm` fixture (tests/conftest.py registers this module as a plugin):
 
     async def test_x(fake_llm):
         fake_llm.reply_json({"insights": []})
