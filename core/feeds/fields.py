@@ -82,7 +82,7 @@ def html_to_text(value: str | None, limit: int = MAX_DESCRIPTION_CHARS) -> str:
             parser.feed(value)
             parser.close()
             text = "".join(parser.parts)
-        except Exception:  # HTMLParser is lenient, but a hostile fragment must never crash a poll
+        except Exception:  # noqa: BLE001 - HTMLParser is lenient, but a hostile fragment must never crash a poll
             text = re.sub(r"<[^>]*>", " ", value)
     else:
         text = html.unescape(value)

@@ -55,7 +55,7 @@ def parse_feed(body: bytes, base_url: str | None = None) -> ParsedFeed:
     extras = read_extras(body, base_url) if mentions_podcast_namespace(body) else None
     per_entry = _match_extras(entries, extras)
     episodes = [
-        ep for entry, more in zip(entries, per_entry)
+        ep for entry, more in zip(entries, per_entry, strict=True)
         if (ep := _episode(entry, more, base_url)) is not None
     ]
     # Newest first; the sort is stable, so undated items keep the publisher's order.
@@ -91,7 +91,7 @@ def _run_feedparser(body: bytes) -> Any:
         # HTML is reduced to plain text here and relative URLs resolved against base_url, so
         # feedparser's sanitizer and resolver (most of its time on big feeds) are switched off.
         return feedparser.parse(io.BytesIO(body), sanitize_html=False, resolve_relative_uris=False)
-    except Exception as exc:  # feedparser 6 raises on some character references and entities
+    except Exception as exc:  # noqa: BLE001 - feedparser 6 raises on some character references and entities
         log.info("feedparser raised %s", type(exc).__name__)
         raise FeedParseError(
             "The feed could not be read: it contains characters or entities no parser accepts "
@@ -105,7 +105,7 @@ def _match_extras(entries: Sequence[Any], extras: FeedExtras | None) -> list[Ite
         return [None] * len(entries)
     guids = [(_text(e.get("id")) or None) for e in entries]
     if len(extras.items) == len(entries) and all(
-        a is None or b is None or a == b for a, b in zip(guids, (x.guid for x in extras.items))
+        a is None or b is None or a == b for a, b in zip(guids, (x.guid for x in extras.items), strict=True)
     ):
         return list(extras.items)
     by_guid = {x.guid: x for x in extras.items if x.guid}

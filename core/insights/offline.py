@@ -101,7 +101,7 @@ def rank(segments: Sequence[Segment], stats: BackgroundStats) -> list[Scored]:
     reasons = sentence_reasons(sentences)
     sponsor = sponsor_mask(sentences)
     bio = guest_intro_mask(sentences)
-    blocked = [sp or b or bool(HARD_FILLER.intersection(r)) for sp, b, r in zip(sponsor, bio, reasons)]
+    blocked = [sp or b or bool(HARD_FILLER.intersection(r)) for sp, b, r in zip(sponsor, bio, reasons, strict=True)]
     cues = [sentence_cues(s) for s in sentences]
     topic = Counter(w for q in cues for w in q.content)
     cased = sum(q.opens and q.closes for q in cues) >= 0.5 * len(cues)

@@ -60,7 +60,7 @@ def precision(cases: list[CaseData], coef: np.ndarray, bias: float, floor: float
         if not len(data.x):
             continue
         probs = 1 / (1 + np.exp(-(data.x @ coef + bias)))
-        rescored = [Scored(it.candidate, it.values, float(p), it.weak) for it, p in zip(data.items, probs)]
+        rescored = [Scored(it.candidate, it.values, float(p), it.weak) for it, p in zip(data.items, probs, strict=True)]
         rescored.sort(key=lambda s: (-s.score, s.candidate.first, s.candidate.last))
         index = {(it.candidate.first, it.candidate.last): i for i, it in enumerate(data.items)}
         top = [index[(s.candidate.first, s.candidate.last)] for s in select(rescored, 5, floor)]
@@ -107,7 +107,7 @@ def main() -> None:
     print(f"dev candidates above the {floor} floor: {(p >= floor).mean():.1%} "
           f"(positives {p[y == 1].mean():.2f} mean score, negatives {p[y == 0].mean():.2f})")
     print("WEIGHTS = {")
-    print("    " + ", ".join(f'"{n}": {c:.2f}' for n, c in zip(names, coef)))
+    print("    " + ", ".join(f'"{n}": {c:.2f}' for n, c in zip(names, coef, strict=True)))
     print("}")
     print(f"BIAS = {bias:.2f}")
 
