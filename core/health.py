@@ -33,6 +33,7 @@ def health_report(status: RuntimeStatus, now: datetime, tick_seconds: float) -> 
         "last_tick_at": _iso(status.last_tick_at),
         "last_maintenance_at": _iso(status.last_maintenance_at),
         "backlog": status.backlog,
+        "episodes": dict(status.episodes),
         "polls": status.polls,
         "ticks": status.ticks,
         "due": status.due,

@@ -14,7 +14,8 @@ import importlib.util
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,6 +40,7 @@ class RuntimeStatus:
     last_tick_at: datetime | None = None
     last_maintenance_at: datetime | None = None
     backlog: int = 0
+    episodes: dict[str, int] = field(default_factory=dict)  # how many in each state
     polls: int = 0
     ticks: int = 0
     due: int = 0  # of the last delivery round
@@ -180,6 +182,7 @@ class CastfiveScheduler:
                 log.info("pipeline transcribed=%d extracted=%d failed=%d deferred=%d backlog=%d",
                          len(done.transcribed), len(done.extracted), len(done.failed),
                          len(done.deferred), self.status.backlog)
+            self.status.episodes = dict(Counter(str(e.state) for e in await services.repos.episodes.all()))
         except Exception as exc:  # the job must survive anything: the next run tries again
             self.status.last_poll_error = type(exc).__name__
             log.exception("poll job failed")

@@ -104,6 +104,7 @@ async def test_the_running_service_reports_its_polls_backlog_and_ticks(tmp_path)
         assert body["ok"] is True
         assert body["last_tick_at"] == NOW.isoformat() and body["last_poll_at"] == NOW.isoformat()
         assert body["backlog"] == 1 and body["last_poll_error"] is None
+        assert body["episodes"] == {"done": 1, "new": 1, "failed": 1}
     finally:
         stop.set()
         await asyncio.wait_for(serving, 5)

@@ -201,6 +201,13 @@ class TimedTelegram(FakeTelegramApi):
         self.send_delay_s = send_delay_s
         self.delivered: list[Delivered] = []
 
+    async def _m_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        # As Telegram does: an offset confirms every earlier update, which is then gone for good.
+        # (The base fake keeps them, so a restarted bot would replay the whole day's commands.)
+        offset = int(params.get("offset") or 0)
+        self._updates[:] = [u for u in self._updates if u["update_id"] >= offset]
+        return await super()._m_getUpdates(params)
+
     async def _m_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         if self.send_delay_s:
             await asyncio.sleep(self.send_delay_s)
@@ -399,3 +406,89 @@ def build_feed(folder: Path, base_url: str, title: str, items: list[Item],
 
 def _attr(text: str) -> str:
     return escape(text, {'"': "&quot;"})
+
+
+def script_to_vtt(script: Path, seconds_per_line: float = 9.0) -> str:
+    """A WebVTT transcript of a demo script (examples/demo/scripts), one cue per spoken line."""
+    names = {"HOST": "Host", "GUEST": "Guest"}
+    cues, start = [], 0.0
+    for line in script.read_text(encoding="utf-8").splitlines():
+        speaker, sep, text = line.partition(": ")
+        if not sep or speaker not in names:
+            continue
+        text = re.sub(r"\{([^|}]*)\|[^}]*\}", r"\1", text)  # {written|spoken}: keep the written form
+        end = start + seconds_per_line
+        cues.append(f"{_vtt_time(start)} --> {_vtt_time(end)}\n<v {names[speaker]}>{text}\n")
+        start = end + 0.5
+    return "WEBVTT\n\n" + "\n".join(cues)
+
+
+def _vtt_time(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}.{int(seconds * 1000) % 1000:03d}"
+
+
+# --- asking the running service how it is doing ------------------------------------------------
+
+
+async def healthz(port: int) -> dict[str, Any] | None:
+    """GET /healthz as JSON, or None while nothing answers."""
+    import aiohttp
+
+    try:
+        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+            return dict(await resp.json())
+    except (aiohttp.ClientError, ValueError):
+        return None
+
+
+async def wait_health(port: int, check: Callable[[dict[str, Any]], bool], timeout: float, what: str,
+                      bot: BotProcess) -> dict[str, Any]:
+    """Poll /healthz every 0.2 s until `check(body)`; fail naming `what` with the log tail."""
+    deadline = time.monotonic() + timeout
+    body: dict[str, Any] | None = None
+    while True:
+        body = await healthz(port)
+        if body is not None and check(body):
+            return body
+        if bot.proc is not None and bot.proc.returncode is not None:
+            raise AssertionError(f"service exited {bot.proc.returncode} while waiting for {what}:\n"
+                                 + bot.log_text()[-3000:])
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; /healthz said {body}\n"
+                                 + bot.log_text()[-3000:])
+        await asyncio.sleep(0.2)
+
+
+# --- the fake Discord, with delivery times ---------------------------------------------------------
+
+
+def timed_discord() -> Any:
+    """A FakeDiscord that notes when each message was posted (imported late: optional here)."""
+    from tests.fakes.discord_api import FakeDiscord
+
+    class TimedDiscord(FakeDiscord):
+        def __init__(self) -> None:
+            super().__init__()
+            self.posted_at: dict[str, float] = {}
+
+        async def _rest(self, request: web.Request) -> web.Response:
+            response = await super()._rest(request)
+            now = time.time()
+            for message_id in self.messages:
+                self.posted_at.setdefault(message_id, now)
+            return response
+
+        def digest_posts(self, channel_id: int | str) -> list[Delivered]:
+            """Insight posts (with the Ask button) in a channel, oldest first."""
+            posts = []
+            for message in self.channel_messages(channel_id):
+                ids = [c.get("custom_id", "") for row in message.get("components") or []
+                       for c in row.get("components") or []]
+                ask = next((i for i in ids if i.startswith("castfive:ask:")), None)
+                if ask:
+                    posts.append(Delivered(int(channel_id), ask.rsplit(":", 1)[1], int(message["id"]),
+                                           self.posted_at.get(message["id"], 0.0), message.get("content", "")))
+            return posts
+
+    return TimedDiscord()
