@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("scan", help="poll feeds, fetch or transcribe new episodes, extract insights")
     sub.add_parser("poll", help="poll all feeds now and list the new episodes")
-    feeds = sub.add_parser("feeds", help="manage the operator's feeds").add_subparsers(dest="action", required=True)
+    feeds = sub.add_parser("feeds", help="manage the operator's feeds").add_subparsers(
+        dest="action", required=True
+    )
     add = feeds.add_parser("add", help="follow a feed by URL, or search with --search")
     add.add_argument("url", nargs="?")
     add.add_argument("--search", metavar="TERM")
@@ -113,7 +115,8 @@ async def _scan(services: Services, *, quiet: bool) -> None:
     new = sum(len(r.new_episodes) for r in reports)
     backlog = await services.pipeline.backlog()
     if not quiet or backlog:
-        print(f"Polled {len(reports)} feed(s): {new} new episode(s); {len(backlog)} to process.", file=sys.stderr)
+        print(f"Polled {len(reports)} feed(s): {new} new episode(s); {len(backlog)} to process.",
+              file=sys.stderr)
     bar = ProgressBar(len(backlog))
     report = await services.pipeline.run_pending(progress=bar.update)
     bar.close()
@@ -129,7 +132,8 @@ async def cmd_poll(services: Services, args: argparse.Namespace) -> int:
     reports = [await services.poller.poll(f) for f in feeds]
     for report in reports:
         status = report.error or report.status
-        print(f"{report.feed.id}  {report.feed.title or '(untitled)'}: {len(report.new_episodes)} new ({status})")
+        print(f"{report.feed.id}  {report.feed.title or '(untitled)'}: "
+              f"{len(report.new_episodes)} new ({status})")
         for episode in report.new_episodes:
             print(f"    {episode.id}  {episode.title}")
     return 0
@@ -185,7 +189,9 @@ async def _episode(services: Services, ref: str):
 
 async def cmd_episodes(services: Services, args: argparse.Namespace) -> int:
     """List episodes, newest first, with id, state and any error."""
-    episodes = [e for e in await services.repos.episodes.all() if not args.feed_id or e.feed_id == args.feed_id]
+    episodes = [
+        e for e in await services.repos.episodes.all() if not args.feed_id or e.feed_id == args.feed_id
+    ]
     episodes.sort(key=lambda e: (e.published_at is None, e.published_at), reverse=True)
     for episode in episodes:
         when = episode.published_at.date().isoformat() if episode.published_at else "????-??-??"
@@ -201,7 +207,9 @@ async def cmd_transcript(services: Services, args: argparse.Namespace) -> int:
     episode = await _episode(services, args.episode)
     transcript = await load_transcript(services.store, episode.id)
     if transcript is None:
-        raise NotFoundError(f"Episode {episode.id} has no transcript yet ({episode.state}); run `castfive scan`.")
+        raise NotFoundError(
+            f"Episode {episode.id} has no transcript yet ({episode.state}); run `castfive scan`."
+        )
     print_transcript(episode, transcript)
     return 0
 

@@ -43,7 +43,8 @@ class CastfiveClient(discord.Client):
         intents.guilds = True  # servers, channels and threads, for permissions and removals
         intents.guild_messages = intents.dm_messages = True  # follow-ups in threads and DMs
         intents.message_content = message_content  # privileged: switched on in the developer portal
-        super().__init__(intents=intents, allowed_mentions=NO_MENTIONS, guild_ready_timeout=guild_ready_timeout)
+        super().__init__(intents=intents, allowed_mentions=NO_MENTIONS,
+                         guild_ready_timeout=guild_ready_timeout)
         self.api = api
         self.tree = app_commands.CommandTree(self)
         self.tree.add_command(castfive)
@@ -86,7 +87,8 @@ class DiscordAdapter:
         self.api_base_url = api_base_url.rstrip("/")
         self.gateway_url = gateway_url
         self.ready_timeout = ready_timeout
-        self.guild_ready_timeout = guild_ready_timeout  # how long discord.py waits for more servers at connect
+        # How long discord.py waits for more servers at connect.
+        self.guild_ready_timeout = guild_ready_timeout
         self.client: CastfiveClient | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -138,7 +140,8 @@ class DiscordAdapter:
                                 f"({type(failure).__name__ if failure else 'timed out'}).")
         self.client, self._task = client, task
         task.add_done_callback(_log_gateway_end)
-        log.info("discord ready user_id=%s servers=%d", client.user.id if client.user else "?", len(client.guilds))
+        log.info("discord ready user_id=%s servers=%d",
+                 client.user.id if client.user else "?", len(client.guilds))
 
     async def stop(self) -> None:
         """Close the connection; idempotent."""

@@ -89,7 +89,8 @@ async def zone_choices(interaction: Interaction, current: str) -> list[app_comma
 async def insight_choices(interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
     """Recent insights of this chat whose id starts with what the member typed."""
     try:
-        items = await api_of(interaction).recent_insights(chat_subscriber_id(interaction.channel_id or 0), current)
+        chat_id = chat_subscriber_id(interaction.channel_id or 0)
+        items = await api_of(interaction).recent_insights(chat_id, current)
     except CastfiveError:
         return []
     return [app_commands.Choice(name=choice_label(i), value=i.insight.id) for i in items[:25]]
@@ -106,7 +107,8 @@ async def feed_choices(interaction: Interaction, current: str) -> list[app_comma
             if typed in (f.title or "").lower() or f.id.startswith(typed)][:25]
 
 
-castfive = app_commands.Group(name="castfive", description="Five podcast insights a day, with follow-up questions")
+castfive = app_commands.Group(name="castfive",
+                              description="Five podcast insights a day, with follow-up questions")
 feeds = app_commands.Group(name="feeds", description="The podcasts Castfive follows for this channel",
                            parent=castfive)
 
@@ -145,7 +147,8 @@ async def ask(interaction: Interaction, insight_id: str, question: app_commands.
 
 @castfive.command(name="subscribe", description="Post the daily five in a channel (in a DM: to you)")
 @app_commands.rename(hhmm="time")
-@app_commands.describe(channel="Where to post (default: here)", hhmm="Local time, HH:MM", zone="e.g. Europe/Berlin")
+@app_commands.describe(channel="Where to post (default: here)", hhmm="Local time, HH:MM",
+                       zone="e.g. Europe/Berlin")
 @app_commands.autocomplete(zone=zone_choices)
 @manage_server
 async def subscribe(interaction: Interaction, channel: Channel = None, hhmm: str | None = None,
@@ -167,10 +170,12 @@ async def unsubscribe(interaction: Interaction, channel: Channel = None) -> None
 
 @castfive.command(name="time", description="When the daily five arrive")
 @app_commands.rename(hhmm="time")
-@app_commands.describe(hhmm="Local time, HH:MM", zone="e.g. Europe/Berlin", channel="Which channel (default: here)")
+@app_commands.describe(hhmm="Local time, HH:MM", zone="e.g. Europe/Berlin",
+                       channel="Which channel (default: here)")
 @app_commands.autocomplete(zone=zone_choices)
 @manage_server
-async def set_time(interaction: Interaction, hhmm: str, zone: str | None = None, channel: Channel = None) -> None:
+async def set_time(interaction: Interaction, hhmm: str, zone: str | None = None,
+                   channel: Channel = None) -> None:
     api = api_of(interaction)
     sub = await api.set_delivery_time(_target_id(interaction, channel), hhmm, zone)
     await reply(interaction, f"⏰ {schedule_text(sub, await api.next_delivery(sub.id))}")
@@ -180,11 +185,13 @@ async def set_time(interaction: Interaction, hhmm: str, zone: str | None = None,
 @app_commands.describe(channel="Which channel (default: here)")
 @manage_server
 async def feeds_list(interaction: Interaction, channel: Channel = None) -> None:
-    await reply(interaction, feeds_text(await api_of(interaction).list_feeds(_target_id(interaction, channel))))
+    followed = await api_of(interaction).list_feeds(_target_id(interaction, channel))
+    await reply(interaction, feeds_text(followed))
 
 
 @feeds.command(name="add", description="Follow a podcast by feed URL, or search by name")
-@app_commands.describe(url_or_name="A feed URL, or words to search for", channel="Which channel (default: here)")
+@app_commands.describe(url_or_name="A feed URL, or words to search for",
+                       channel="Which channel (default: here)")
 @manage_server
 async def feeds_add(interaction: Interaction, url_or_name: app_commands.Range[str, 1, 300],
                     channel: Channel = None) -> None:

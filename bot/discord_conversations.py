@@ -117,7 +117,8 @@ async def continue_conversation(client: discord.Client, api: CastfiveApi, messag
         subscriber_id, key = chat_subscriber_id(channel.parent_id), str(channel.id)
     elif _replies_to_us(message, client.user.id):
         assert message.reference is not None and message.reference.message_id is not None
-        subscriber_id, key, reply_to = chat_subscriber_id(channel.id), str(message.reference.message_id), message
+        subscriber_id, key = chat_subscriber_id(channel.id), str(message.reference.message_id)
+        reply_to = message
     elif message.guild is None:
         await channel.send(DM_HINT, allowed_mentions=NO_MENTIONS)
         return

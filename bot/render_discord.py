@@ -192,6 +192,7 @@ def import_text(result: ImportResult, limit: int = MESSAGE_LIMIT) -> str:
         lines.append(f"… and {len(result.added) - 20} more")
     if result.failed:
         lines += ["", f"Could not add {len(result.failed)}:"]
-        lines += [f"• {md(shorten(name, 100))}: {md(shorten(reason, 200))}" for name, reason in result.failed[:10]]
+        lines += [f"• {md(shorten(name, 100))}: {md(shorten(reason, 200))}"
+                  for name, reason in result.failed[:10]]
     text = "\n".join(lines)
     return text if len(text) <= limit else text[: limit - 1] + "…"

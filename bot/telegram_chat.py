@@ -105,7 +105,8 @@ async def prompt_question(api: CastfiveApi, update: Update, message: Message, in
     """Reply to `message` asking for the question (ForceReply) and remember the prompt."""
     item = await api.insight_item(insight_id)
     user = update.effective_user
-    named = user if user and user.id not in RESERVED_USER_IDS and message.chat.type != ChatType.PRIVATE else None
+    in_group = message.chat.type != ChatType.PRIVATE
+    named = user if user and user.id not in RESERVED_USER_IDS and in_group else None
     text = rt.render_ask_prompt_html(item, named.id if named else None, named.first_name if named else "")
     sent = await message.reply_text(
         text, parse_mode=ParseMode.HTML, do_quote=True, link_preview_options=NO_PREVIEW,

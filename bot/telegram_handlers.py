@@ -119,7 +119,8 @@ class TelegramHandlers:
         doc = message.document or (message.reply_to_message and message.reply_to_message.document)
         if not doc:
             raise ValidationError("Send your OPML file with the caption /import, or reply /import to it.")
-        too_big = ValidationError(f"That file is too big: OPML files up to {self._max_opml_bytes // 1000} kB.")
+        too_big = ValidationError(
+            f"That file is too big: OPML files up to {self._max_opml_bytes // 1000} kB.")
         if (doc.file_size or 0) > self._max_opml_bytes:
             raise too_big
         data = bytes(await (await doc.get_file()).download_as_bytearray())
