@@ -11,7 +11,7 @@ import dataclasses
 import signal
 import sys
 import types
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 
@@ -204,6 +204,96 @@ async def test_a_send_that_outlasts_the_grace_is_abandoned_and_stays_queued(tmp_
     assert asyncio.get_running_loop().time() - began < 2.0
     (entry,) = await services.repos.ledger.all()
     assert [m.state for m in entry.messages] == [MessageState.QUEUED] * len(entry.messages)
+
+
+class TimedPort:
+    """A chat port that notes the clock's time of every send."""
+
+    platform = "telegram"
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.sent: list[tuple[str, str, datetime]] = []  # (chat id, insight id, when)
+
+    async def send_digest_item(self, subscriber: Subscriber, item: DigestItem) -> SendOutcome:
+        self.sent.append((subscriber.chat_id, item.insight.id, self.clock.now()))
+        return SendOutcome.delivered(str(len(self.sent)))
+
+    async def send_notice(self, subscriber: Subscriber, text: str) -> SendOutcome:
+        return SendOutcome(OutcomeKind.DELIVERED)
+
+
+WORDS = ("amber basil cedar delta ember fjord garnet harbor indigo juniper kestrel lagoon meadow nectar "
+         "oasis pebble quartz raven sierra tundra umber velvet willow xenon yarrow zephyr anchor beacon "
+         "canyon dune estuary falcon glacier heron island jasper kelp lantern mesa nimbus orchid prairie "
+         "quill reef saffron thistle upland vista walrus yonder zinnia atlas bramble comet drift echo "
+         "fern grove haze ivory jade knoll lichen marsh nova opal pine quarry ridge spruce tide vale wren "
+         "birch cove dawn elm flint gale hollow iris jet kite loch moss north otter peak rain slate "
+         "thorn urchin vine wave yew zinc acorn bay cliff dell fen glen heath inlet").split()
+
+
+async def seed_distinct(repos: Repos, *, feeds: int, per_feed: int, created: datetime) -> None:
+    """Like seed(), but no two insights share a word: none is a near-duplicate of another."""
+    await seed(repos, feeds=feeds, per_feed=per_feed, created=created)
+    words = iter(WORDS * 2)
+    for n, insight in enumerate(await repos.insights.all()):
+        text = " ".join(next(words) for _ in range(6)) + f" number {n} rose sharply"
+        await repos.insights.put(dataclasses.replace(insight, text=text + ".", quote=text))
+
+
+@pytest.mark.parametrize("start, plans", [
+    # spring forward in Berlin (02:00 -> 03:00 on 28 March 2027): 02:30 comes at 03:30 CEST.
+    # Tokyo's 07:00 had passed at the start: yesterday's digest is caught up at once.
+    (datetime(2027, 3, 27, 0, 0, tzinfo=UTC), {
+        "berlin-0230": ("Europe/Berlin", "02:30", [datetime(2027, 3, 27, 1, 30, tzinfo=UTC),
+                                                    datetime(2027, 3, 28, 1, 30, tzinfo=UTC)]),
+        "tokyo-0700": ("Asia/Tokyo", "07:00", [datetime(2027, 3, 27, 0, 0, tzinfo=UTC),
+                                               datetime(2027, 3, 27, 22, 0, tzinfo=UTC),
+                                               datetime(2027, 3, 28, 22, 0, tzinfo=UTC)]),
+        "la-2200": ("America/Los_Angeles", "22:00", [datetime(2027, 3, 27, 5, 0, tzinfo=UTC),
+                                                     datetime(2027, 3, 28, 5, 0, tzinfo=UTC)]),
+    }),
+    # fall back in New York (01:30 happens twice on 1 November 2026): the first one counts
+    (datetime(2026, 10, 31, 0, 0, tzinfo=UTC), {
+        "ny-0130": ("America/New_York", "01:30", [datetime(2026, 10, 31, 0, 0, tzinfo=UTC),
+                                                  datetime(2026, 10, 31, 5, 30, tzinfo=UTC),
+                                                  datetime(2026, 11, 1, 5, 30, tzinfo=UTC)]),
+        "kolkata-0815": ("Asia/Kolkata", "08:15", [datetime(2026, 10, 31, 2, 45, tzinfo=UTC),
+                                                   datetime(2026, 11, 1, 2, 45, tzinfo=UTC)]),
+    }),
+], ids=["spring-forward", "fall-back"])
+async def test_two_days_of_ticks_send_one_digest_per_local_day_at_local_time(tmp_path, start, plans):
+    clock = FakeClock(start)
+    store = FakeStore()
+    services = build_services(_settings(tmp_path, telegram_messages_per_second=1000.0), store=store, clock=clock)
+    await seed_distinct(Repos(store), feeds=6, per_feed=4, created=start - timedelta(hours=1))
+    created = start - timedelta(days=3)
+    for chat, (zone, hhmm, _) in plans.items():
+        await services.repos.subscribers.put(Subscriber(id=f"telegram:{chat}", platform="telegram", chat_id=chat,
+                                                        delivery_time=hhmm, timezone=zone, created_at=created))
+    # paused all along, and one subscribed at 09:00 UTC, after its 08:00 UTC time: from tomorrow
+    await services.repos.subscribers.put(Subscriber(id="telegram:paused", platform="telegram", chat_id="paused",
+                                                    delivery_time="08:00", paused=True, created_at=created))
+    await services.repos.subscribers.put(Subscriber(id="telegram:late", platform="telegram", chat_id="late",
+                                                    delivery_time="08:00", created_at=start + timedelta(hours=9)))
+    plans = {**plans, "late": ("UTC", "08:00", [start + timedelta(days=1, hours=8)])}
+    port = TimedPort(clock)
+    scheduler = CastfiveScheduler(services)
+    services.add_port(scheduler.gated(port))
+    step = timedelta(minutes=5)
+    while clock.now() < start + timedelta(days=2):
+        await scheduler.delivery_tick()
+        clock.advance(minutes=5)
+    for chat, (_, _, dues) in plans.items():
+        times = [when for sent_to, _, when in port.sent if sent_to == chat]
+        rounds = sorted(set(times))  # a digest goes out within one tick: one instant per digest
+        assert len(rounds) == len(dues), f"{chat} was sent to at {rounds}, due {dues}"
+        for due, first in zip(dues, rounds, strict=True):
+            assert due <= first < due + step, f"{chat}: due {due}, sent {first}"
+            assert 1 <= times.count(first) <= 5
+        assert times.count(rounds[0]) == 5  # (later days have fewer fresh, distinct insights left)
+        assert len({insight for sent_to, insight, _ in port.sent if sent_to == chat}) == len(times)
+    assert not [s for s in port.sent if s[0] == "paused"]
 
 
 async def test_a_run_still_going_makes_the_next_run_of_that_job_a_quiet_no_op(tmp_path):
