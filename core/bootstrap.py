@@ -106,7 +106,8 @@ def build_services(
     )
     builder = DigestBuilder(repos, settings)
     delivery = DeliveryService(repos, builder, clock, settings, ports or {})
-    api = CastfiveService(repos, clock, settings, poller, fetcher, delivery, builder, Answerer(llm, settings.llm))
+    api = CastfiveService(repos, clock, settings, poller, fetcher, delivery, builder,
+                          Answerer(llm, settings.llm))
     return Services(
         settings=settings, clock=clock, store=store, fetcher=fetcher, repos=repos, poller=poller,
         transcriber=transcriber, extractor=extractor, llm=llm, pipeline=pipeline, builder=builder,

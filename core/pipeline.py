@@ -251,7 +251,8 @@ class EpisodePipeline:
         if stored or not episode.chapters_url:
             return stored
         try:
-            body, _ = await fetch_asset(self.fetcher, episode.chapters_url, feed=feed, max_bytes=2 * 1024 * 1024)
+            body, _ = await fetch_asset(self.fetcher, episode.chapters_url, feed=feed,
+                                        max_bytes=2 * 1024 * 1024)
             chapters = await asyncio.to_thread(parse_chapters, body)
         except CastfiveError as exc:  # chapters are a nicety: never fail an episode for them
             log.info("chapters unusable episode=%s: %s", episode.id, exc)

@@ -98,7 +98,9 @@ class CastfiveService:
         """The subscriber, or None."""
         return await self.repos.subscribers.get(subscriber_id)
 
-    async def set_delivery_time(self, subscriber_id: str, hhmm: str, timezone: str | None = None) -> Subscriber:
+    async def set_delivery_time(
+        self, subscriber_id: str, hhmm: str, timezone: str | None = None
+    ) -> Subscriber:
         """Change the local delivery time (and optionally the zone)."""
         subscriber = await require_subscriber(self.repos, subscriber_id)
         updated = dataclasses.replace(
@@ -154,7 +156,8 @@ class CastfiveService:
         """Follow a feed by URL, or search podcasts by words and offer the results."""
         subscriber = await require_subscriber(self.repos, subscriber_id)
         if not self.settings.feeds.users_may_add_feeds:
-            raise PermissionDeniedError("This Castfive only follows its operator's shows; adding feeds is off.")
+            raise PermissionDeniedError(
+                "This Castfive only follows its operator's shows; adding feeds is off.")
         text = url_or_terms.strip()
         if not text:
             raise ValidationError("Send a feed URL or a few words to search for, e.g. /add hard fork")
@@ -276,7 +279,8 @@ class CastfiveService:
         """Answer a question about an insight from its episode's transcript."""
         question = " ".join(question.split())
         if not question:
-            raise ValidationError("Ask a question after the insight id, e.g. /ask ab12cd3 why does that matter?")
+            raise ValidationError(
+                "Ask a question after the insight id, e.g. /ask ab12cd3 why does that matter?")
         if len(question) > MAX_QUESTION_CHARS:
             raise ValidationError(f"Please keep questions under {MAX_QUESTION_CHARS} characters.")
         insight = await self.repos.insights.get(_clean_id(insight_id))

@@ -36,62 +36,91 @@ YEAR = _rx(r"\b(?:1[5-9]|20)\d\d\b", r"\b(?:fourteen|fifteen|sixteen|seventeen|e
            r"(?:hundred|fifty|sixty|seventy|eighty|ninety|twenty|thirty|forty|ten|seventeen)\b")
 REASON = _rx(r"\bbecause\b", r"\bso that\b", r"\bwhich means\b", r"\bthat'?s why\b", r"\bwhich is why\b",
              r"\bthe reason\b", r"\bdue to\b", r"\bas a result\b", r"\btherefore\b", r"\bthis means\b",
-             r"\bthat means\b", r"\bleads? to\b", r"\bcauses?\b", r"\bdrives?\b", r"\bif .{3,60}, (?:then|you|it|the)\b")
-CONTRAST = _rx(r"\bbut\b", r"\bhowever\b", r"\bactually\b", r"\binstead\b", r"\brather than\b", r"\bwhereas\b",
-               r"\balthough\b", r"\beven (?:though|if|when)\b", r"\bin fact\b", r"\bthe catch\b", r"\bthe problem\b",
+             r"\bthat means\b", r"\bleads? to\b", r"\bcauses?\b", r"\bdrives?\b",
+             r"\bif .{3,60}, (?:then|you|it|the)\b")
+CONTRAST = _rx(r"\bbut\b", r"\bhowever\b", r"\bactually\b", r"\binstead\b", r"\brather than\b",
+               r"\bwhereas\b",
+               r"\balthough\b", r"\beven (?:though|if|when)\b", r"\bin fact\b", r"\bthe catch\b",
+               r"\bthe problem\b",
                r"\bnot (?:because|the|a|about)\b.{0,60}\b(?:but|it'?s)\b", r"\bunlike\b", r"\bthe opposite\b")
-CONTRARIAN = _rx(r"\bmyth\b", r"\bmisconception\b", r"\b(?:just |is |are |completely )wrong\b", r"\bfolklore\b",
-                 r"\bout of date\b", r"\bcounterintuitive\b", r"\bthe opposite\b", r"\bnot (?:true|the case)\b",
-                 r"\bmost people (?:think|assume|believe)\b", r"\bpeople (?:think|assume)\b", r"\bunderestimate\b",
-                 r"\boverrated\b", r"\bhot take\b", r"\bunpopular opinion\b", r"\bdoesn'?t (?:seal|work|matter)\b")
-COMPARATIVE = _rx(r"\b\w+er than\b", r"\bmore than\b", r"\bless than\b", r"\bfewer\b", r"\b(?:the )?(?:most|least|"
-                  r"best|worst|biggest|largest|smallest|strongest|highest|lowest)\b", r"\btimes (?:more|as|less)\b",
+CONTRARIAN = _rx(r"\bmyth\b", r"\bmisconception\b", r"\b(?:just |is |are |completely )wrong\b",
+                 r"\bfolklore\b",
+                 r"\bout of date\b", r"\bcounterintuitive\b", r"\bthe opposite\b",
+                 r"\bnot (?:true|the case)\b",
+                 r"\bmost people (?:think|assume|believe)\b", r"\bpeople (?:think|assume)\b",
+                 r"\bunderestimate\b",
+                 r"\boverrated\b", r"\bhot take\b", r"\bunpopular opinion\b",
+                 r"\bdoesn'?t (?:seal|work|matter)\b")
+COMPARATIVE = _rx(r"\b\w+er than\b", r"\bmore than\b", r"\bless than\b", r"\bfewer\b",
+                  r"\b(?:the )?(?:most|least|"
+                  r"best|worst|biggest|largest|smallest|strongest|highest|lowest)\b",
+                  r"\btimes (?:more|as|less)\b",
                   r"\bcompared (?:to|with)\b", r"\b(?:better|worse|faster|slower|cheaper|longer|shorter)\b")
-ADVICE = _rx(r"\byou (?:should|shouldn'?t|need to|have to|must|want to|don'?t want|can'?t)\b", r"\bmake sure\b",
-             r"\bnever\b", r"\balways\b", r"\bthe (?:key|trick|secret|fix|rule|answer) is\b", r"\bmy advice\b",
-             r"\bi'?d (?:recommend|tell|suggest|build|save)\b", r"\bi (?:recommend|always tell)\b", r"\btry to\b", r"\bavoid\b",
+ADVICE = _rx(r"\byou (?:should|shouldn'?t|need to|have to|must|want to|don'?t want|can'?t)\b",
+             r"\bmake sure\b",
+             r"\bnever\b", r"\balways\b", r"\bthe (?:key|trick|secret|fix|rule|answer) is\b",
+             r"\bmy advice\b",
+             r"\bi'?d (?:recommend|tell|suggest|build|save)\b", r"\bi (?:recommend|always tell)\b",
+             r"\btry to\b", r"\bavoid\b",
              r"\bif you (?:want|only|haven'?t|go|can'?t)\b", r"\bthe best (?:way|thing|strategy|practice)\b",
-             r"\brule of thumb\b", r"^(?:don'?t|do not|stop|start|use|get|pick|set up|build|check|look at|try|be|"
+             r"\brule of thumb\b",
+             r"^(?:don'?t|do not|stop|start|use|get|pick|set up|build|check|look at|try|be|"
              r"make|find|keep|put|ask|look|insulate|salt|pat|skip|cut|focus|write|test|measure|save)\b")
 PREDICTION = _rx(r"\bwill (?:be|become|have|never|continue|replace|change|grow|fall|make|happen|keep|play|"
                  r"disappear|die|win|lose|shrink|double|overtake)\b", r"\bby (?:20\d\d|the end of)\b",
-                 r"\bin (?:\w+ |\d+ )?years? (?:time|from now)\b", r"\bnext (?:year|decade)\b", r"\bin the future\b",
-                 r"\b(?:is|are) (?:going|gonna) to (?:become|happen|fold|change|replace|disappear|die|win|lose|grow|"
-                 r"shrink|take over|be (?:a|the|huge|big|bigger|dead|gone|over))\b", r"\bi (?:predict|expect|bet)\b",
+                 r"\bin (?:\w+ |\d+ )?years? (?:time|from now)\b", r"\bnext (?:year|decade)\b",
+                 r"\bin the future\b",
+                 r"\b(?:is|are) (?:going|gonna) to "
+                 r"(?:become|happen|fold|change|replace|disappear|die|win|lose|grow|"
+                 r"shrink|take over|be (?:a|the|huge|big|bigger|dead|gone|over))\b",
+                 r"\bi (?:predict|expect|bet)\b",
                  r"\bwon'?t last\b", r"\beventually\b")
 ADVICE_KIND = _rx(r"\byou (?:should|shouldn'?t|need to|have to|must|want to|don'?t want)\b", r"\bmake sure\b",
-                  r"\bthe (?:key|trick|secret|fix|rule) is\b", r"\bmy advice\b", r"\bi'?d (?:recommend|tell|suggest)\b",
+                  r"\bthe (?:key|trick|secret|fix|rule) is\b", r"\bmy advice\b",
+                  r"\bi'?d (?:recommend|tell|suggest)\b",
                   r"\bi (?:recommend|always tell)\b", r"\btry to\b", r"\bavoid\b", r"\brule of thumb\b",
-                  r"\bif you only\b", r"^(?:don'?t|do not|stop|start|use|get|pick|set up|build|check|look at|try|"
+                  r"\bif you only\b",
+                  r"^(?:don'?t|do not|stop|start|use|get|pick|set up|build|check|look at|try|"
                   r"insulate|salt|pat|skip|focus|measure|save|put|keep)\b")
-EVIDENCE = _rx(r"\bstud(?:y|ies)\b", r"\bresearch(?:ers)?\b", r"\bdata\b", r"\bsurvey\b", r"\bfound\b", r"\bmeasured?\b",
+EVIDENCE = _rx(r"\bstud(?:y|ies)\b", r"\bresearch(?:ers)?\b", r"\bdata\b", r"\bsurvey\b", r"\bfound\b",
+               r"\bmeasured?\b",
                r"\bshow(?:s|ed)\b", r"\baccording to\b", r"\bevidence\b", r"\bestimates?\b", r"\btests?\b",
-               r"\bon average\b", r"\bturns out\b", r"\bwe (?:learned|found|noticed|tracked|saw)\b", r"\bin the lab\b")
+               r"\bon average\b", r"\bturns out\b", r"\bwe (?:learned|found|noticed|tracked|saw)\b",
+               r"\bin the lab\b")
 GENERAL = _rx(r"\bmost (?:people|of|\w+s)\b", r"\bthe average\b", r"\bevery\b", r"\btypical(?:ly)?\b",
-              r"\busually\b", r"\balmost (?:every|all|always)\b", r"\bin general\b", r"\brarely\b", r"\boften\b",
+              r"\busually\b", r"\balmost (?:every|all|always)\b", r"\bin general\b", r"\brarely\b",
+              r"\boften\b",
               r"\bis (?:the|a|an|not|more|less|usually|almost|exactly|just|about)\b",
               r"\bare (?:the|a|not|more|less|usually|often)\b", r"\bmatters?\b", r"\bworks?\b")
 HEDGE = _rx(r"\bi (?:think|guess|mean|don'?t know|dunno|suppose|feel like)\b", r"\bkind of\b", r"\bsort of\b",
             r"\bmaybe\b", r"\bprobably\b", r"\byou know\b", r"\bum+\b", r"\buh+\b", r"\bor something\b",
-            r"\band stuff\b", r"\bor whatever\b", r"\bi'?m not sure\b", r"\bi have no idea\b", r"\bhonestly\b")
+            r"\band stuff\b", r"\bor whatever\b", r"\bi'?m not sure\b", r"\bi have no idea\b",
+            r"\bhonestly\b")
 ANECDOTE = _rx(r"\bi (?:was|went|got|had|remember|came|used to|did|tried|just|forgot|thought|saw|said)\b",
-               r"\bwe (?:were|went|got|had|did)\b", r"\bi \w+ed\b", r"\byesterday\b", r"\blast (?:night|week|weekend)\b",
-               r"\bthis (?:morning|week)\b", r"\bmy (?:wife|husband|dog|cat|kids?|mom|dad|brother|sister|friend)\b",
-               r"\bthe other day\b", r"\bone time\b", r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b")
+               r"\bwe (?:were|went|got|had|did)\b", r"\bi \w+ed\b", r"\byesterday\b",
+               r"\blast (?:night|week|weekend)\b",
+               r"\bthis (?:morning|week)\b",
+               r"\bmy (?:wife|husband|dog|cat|kids?|mom|dad|brother|sister|friend)\b",
+               r"\bthe other day\b", r"\bone time\b",
+               r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b")
 CHATTER = _rx(r"\b(?:you guys|man|dude|buddy|wow|gosh|oh|yeah|okay|awesome|cool|fantastic|amazing|love|"
               r"exciting|excited|fun|funny|crazy|weird)\b", r"!")
-META = _rx(r"\bthis (?:show|podcast|episode|interview|conversation)\b", r"\bour (?:show|podcast|episodes?|listeners|"
+META = _rx(r"\bthis (?:show|podcast|episode|interview|conversation)\b",
+           r"\bour (?:show|podcast|episodes?|listeners|"
            r"audience|hosts?|guests?)\b", r"\bthe show\b", r"\bon the (?:show|podcast)\b", r"\blisteners\b",
            r"\by'?all\b", r"\bhosting\b", r"\bco-?hosts?\b", r"\bthe (?:last|first|next) episode\b")
-AD_COPY = _rx(r"\brevolutioni[sz]", r"\bworld'?s (?:first|leading|best)\b", r"\bcombines the power\b", r"\bunmatched\b",
+AD_COPY = _rx(r"\brevolutioni[sz]", r"\bworld'?s (?:first|leading|best)\b", r"\bcombines the power\b",
+              r"\bunmatched\b",
               r"\bcutting[- ]edge\b", r"\bseamless(?:ly)?\b", r"\ball[- ]in[- ]one\b", r"\bgame[- ]changer\b",
               r"\bmade easy\b", r"\bpowerful tools\b", r"\bnext[- ]level\b", r"\bi'?m (?:skilled|great) at\b",
               r"\btickets\b", r"\bdon'?t forget\b", r"\bsign up\b", r"\bcheck (?:it|them) out\b")
 STUTTER = re.compile(r"\b(\w+)(?:,? \1\b)+")
-DANGLING = re.compile(r"^(?:it|that|this|these|those|they|them|he|she|him|her|which|who|there(?!'s| is| are| was| were)"
+DANGLING = re.compile(r"^(?:it|that|this|these|those|they|them|he|she|him|her|which|who|"
+                      r"there(?!'s| is| are| was| were)"
                       r"|then|also|yes|no|exactly|right|true|same)\b", re.IGNORECASE)
 _LEADING_MARKERS = re.compile(r"^(?:(?:and|so|but|yeah|yes|well|okay|ok|right|now|oh|like|also|plus|um|uh|"
-                              r"because|cause|anyway|actually|basically|honestly|look|see|i mean|you know)[,.]?\s+)+",
+                              r"because|cause|anyway|actually|basically|honestly|look|see|i mean|you know)"
+                              r"[,.]?\s+)+",
                               re.IGNORECASE)
 NAMED = re.compile(r"(?<=[a-z,;:] )(?:[A-Z][\w&'-]+|[A-Z]{2,})(?: (?:[A-Z][\w&'-]+|[A-Z]{2,}|of|de|&))*")
 ACRONYM = re.compile(r"\b[A-Z]{2,6}s?\b")

@@ -28,7 +28,8 @@ _SPONSOR = _rx(
     r"(?:supported|made possible|presented) by\b", r"\bthanks? (?:you )?to \w+(?: \w+){0,3} for "
     r"(?:sponsoring|supporting the show)\b", r"\b(?:promo|discount|offer) code\b",
     r"\b(?:use|with|enter) (?:the |my |our )?code \w+", r"\bcode \w+ (?:at|for) \w+",
-    r"\d+ ?(?:%|percent) off\b", r"\bsave (?:up to )?\d+ ?(?:%|percent)", r"\b(?:twenty|thirty|forty|fifty|fifteen|ten) percent off\b",
+    r"\d+ ?(?:%|percent) off\b", r"\bsave (?:up to )?\d+ ?(?:%|percent)",
+    r"\b(?:twenty|thirty|forty|fifty|fifteen|ten) percent off\b",
     r"\bfree trial\b", r"\brisk[- ]free\b", r"\bmoney[- ]back guarantee\b",
     r"\b(?:your|their) first (?:order|purchase|box)\b", r"\bfor a limited time\b",
     r"\blisteners get\b", r"\bspecial offer\b", r"\bexclusive (?:offer|discount)s?\b",
@@ -39,74 +40,108 @@ _SPONSOR_WEAK = (
     _rx(r"\bvisit \S+(?:\.| dot )(?:com|net|org|io|fm)\b", r"\bgo to \S+(?:\.| dot )(?:com|net|org|io|fm)\b"),
     _rx(r"\bhead (?:over )?to\b", r"\bcheck (?:them|it) out\b", r"\bjoin (?:them|the program)\b"),
     _rx(r"\bsign up\b", r"\bget started\b", r"\bstart your\b"),
-    _rx(r"\bdiscounts?\b", r"\bfor free\b", r"\bfree (?:shipping|access|resources|month)\b", r"\bmonths? free\b"),
+    _rx(r"\bdiscounts?\b", r"\bfor free\b", r"\bfree (?:shipping|access|resources|month)\b",
+        r"\bmonths? free\b"),
     _rx(r"\bmade easy\b", r"\b(?:remarkable|award-winning|world-class) (?:customer )?support\b"),
 )
 _LEAD_IN = _rx(
-    r"\ba (?:quick )?word from\b", r"\b(?:quick|short) (?:break|one)\b", r"\btake a (?:quick |short )?break\b",
+    r"\ba (?:quick )?word from\b", r"\b(?:quick|short) (?:break|one)\b",
+    r"\btake a (?:quick |short )?break\b",
     r"\bbefore we (?:start|begin|continue|get (?:going|started)|dive in|move on)\b",
 )
 _PATTERNS: dict[str, re.Pattern[str]] = {
     "sponsor": _SPONSOR,
     "call_to_action": _rx(
-        r"\bpatreon\b", r"\bsupport (?:the|this) (?:show|podcast)\b", r"\bbecome a (?:member|supporter|patron)\b",
-        r"\bsubscribe to (?:our|the) (?:newsletter|channel)\b", r"\bcheck out (?:our|their|the) (?:other|website|course)",
-        r"\b(?:follow|find) (?:me|us) on\b", r"\bsign up for (?:our|the)\b", r"\bsend (?:it|them|us) (?:in|an email)\b",
-        r"\bhit us up\b", r"\blink (?:is )?in the (?:show ?notes|description)\b", r"\bin the (?:show ?notes|episode description)\b",
-        r"\bjoin (?:our|the) (?:discord|slack|community)\b", r"\bwhere can (?:people|listeners|folks) find you\b",
+        r"\bpatreon\b", r"\bsupport (?:the|this) (?:show|podcast)\b",
+        r"\bbecome a (?:member|supporter|patron)\b",
+        r"\bsubscribe to (?:our|the) (?:newsletter|channel)\b",
+        r"\bcheck out (?:our|their|the) (?:other|website|course)",
+        r"\b(?:follow|find) (?:me|us) on\b", r"\bsign up for (?:our|the)\b",
+        r"\bsend (?:it|them|us) (?:in|an email)\b",
+        r"\bhit us up\b", r"\blink (?:is )?in the (?:show ?notes|description)\b",
+        r"\bin the (?:show ?notes|episode description)\b",
+        r"\bjoin (?:our|the) (?:discord|slack|community)\b",
+        r"\bwhere can (?:people|listeners|folks) find you\b",
         r"\byou can (?:also )?(?:subscribe|support us|become a|get tickets|grab|follow us|join us|sign up)\b",
         r"\bdon'?t forget (?:to|ours|about our)\b", r"\btickets (?:are )?(?:now )?(?:on sale|available)\b",
     ),
     "intro": _rx(
-        r"\bwelcome (?:back )?to (?:the show|\w+)", r"\bthis is (?:the )?[\w' ]{0,40}(?:podcast|show|review)\b",
-        r"\bi'?m your host\b", r"\bi'?m (?:here )?with (?:my )?co-?hosts?\b", r"\b(?:joining me|with me) (?:today|now|as always|live|as well)\b",
-        r"\b(?:my|our) guests? (?:today|is|this week)\b", r"\btoday'?s guest\b", r"\bepisode (?:number )?\d{2,}\b",
+        r"\bwelcome (?:back )?to (?:the show|\w+)",
+        r"\bthis is (?:the )?[\w' ]{0,40}(?:podcast|show|review)\b",
+        r"\bi'?m your host\b", r"\bi'?m (?:here )?with (?:my )?co-?hosts?\b",
+        r"\b(?:joining me|with me) (?:today|now|as always|live|as well)\b",
+        r"\b(?:my|our) guests? (?:today|is|this week)\b", r"\btoday'?s guest\b",
+        r"\bepisode (?:number )?\d{2,}\b",
         r"\bepisode (?:one|two|three) hundred\b", r"\bthe last word in\b", r"\bmy name is\b",
         r"\bi'?m joined (?:today |here )?by\b", r"\bplease welcome\b",
-        r"^it'?s (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", r"\bin the chapters today\b",
+        r"^it'?s (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+        r"\bin the chapters today\b",
     ),
     "outro": _rx(
-        r"\bthanks? (?:you )?(?:so much |very much )?for listening\b", r"\bthat'?s (?:it|all) for (?:this|today)\b",
-        r"\bthat'?s (?:our|the) show\b", r"\bthat'?s a wrap\b", r"\bsee (?:you|y'?all) (?:next|later|then|soon)\b",
-        r"\buntil next time\b", r"\b(?:rate|review) (?:and (?:review|subscribe) )?(?:us|the show)\b", r"\bleave (?:us )?a (?:\w+[- ]star )?(?:review|rating)\b",
-        r"\bwherever you (?:get|listen to|found) (?:your |this )?podcasts?\b", r"\btell (?:a|your) (?:\w+ )?friends?\b",
-        r"\bshare this episode\b", r"\bhit subscribe\b", r"\b(?:subscribe|follow) (?:to )?(?:the show|us)\b", r"\bkeep listening\b",
-        r"\bwill return next week\b", r"\bnext (?:week|time)(?:,)? (?:we'?re|we'?ll|on)\b", r"\bin the next episode\b", r"^(?:bye[.! ]*)+$",
+        r"\bthanks? (?:you )?(?:so much |very much )?for listening\b",
+        r"\bthat'?s (?:it|all) for (?:this|today)\b",
+        r"\bthat'?s (?:our|the) show\b", r"\bthat'?s a wrap\b",
+        r"\bsee (?:you|y'?all) (?:next|later|then|soon)\b",
+        r"\buntil next time\b", r"\b(?:rate|review) (?:and (?:review|subscribe) )?(?:us|the show)\b",
+        r"\bleave (?:us )?a (?:\w+[- ]star )?(?:review|rating)\b",
+        r"\bwherever you (?:get|listen to|found) (?:your |this )?podcasts?\b",
+        r"\btell (?:a|your) (?:\w+ )?friends?\b",
+        r"\bshare this episode\b", r"\bhit subscribe\b", r"\b(?:subscribe|follow) (?:to )?(?:the show|us)\b",
+        r"\bkeep listening\b",
+        r"\bwill return next week\b", r"\bnext (?:week|time)(?:,)? (?:we'?re|we'?ll|on)\b",
+        r"\bin the next episode\b", r"^(?:bye[.! ]*)+$",
     ),
     "greeting": _rx(
-        r"^(?:hi|hello|hey|yo|howdy|good (?:morning|afternoon|evening))\b", r"\bhow (?:are|is) (?:you|everyone|things)\b",
-        r"\bhow'?s it going\b", r"\bthanks? (?:you )?(?:so much )?for having me\b", r"\b(?:great|good|happy|glad|stoked) to be (?:here|back|on)\b",
-        r"\bthanks? (?:you )?(?:so much )?for (?:coming on|joining|being (?:here|on))\b", r"\bwelcome to the show\b",
+        r"^(?:hi|hello|hey|yo|howdy|good (?:morning|afternoon|evening))\b",
+        r"\bhow (?:are|is) (?:you|everyone|things)\b",
+        r"\bhow'?s it going\b", r"\bthanks? (?:you )?(?:so much )?for having me\b",
+        r"\b(?:great|good|happy|glad|stoked) to be (?:here|back|on)\b",
+        r"\bthanks? (?:you )?(?:so much )?for (?:coming on|joining|being (?:here|on))\b",
+        r"\bwelcome to the show\b",
         r"^(?:[\w-]+, )?welcome[.!]?$", r"\blong[- ]time listener\b",
     ),
     "banter": _rx(
-        r"\b(?:ha){2,}\b", r"^ha\b", r"\blol\b", r"\b(?:just |i'?m )kidding\b", r"\bno comment\b", r"\btoo kind\b",
-        r"\bspeak for yourself\b", r"\bi love (?:that|it)\b", r"^(?:oh )?(?:wow|oof|ouch|yikes|whoa|geez|dang|damn)\b",
-        r"^(?:that'?s|this is) (?:so )?(?:wild|funny|hilarious|brutal|amazing|awesome|great|crazy|fun|weird)\b",
+        r"\b(?:ha){2,}\b", r"^ha\b", r"\blol\b", r"\b(?:just |i'?m )kidding\b", r"\bno comment\b",
+        r"\btoo kind\b",
+        r"\bspeak for yourself\b", r"\bi love (?:that|it)\b",
+        r"^(?:oh )?(?:wow|oof|ouch|yikes|whoa|geez|dang|damn)\b",
+        r"^(?:that'?s|this is) (?:so )?"
+        r"(?:wild|funny|hilarious|brutal|amazing|awesome|great|crazy|fun|weird)\b",
         r"\blaughter\b", r"\blaughs\b", r"\bfair enough\b", r"\bi'?ll allow it\b", r"\bshout[- ]out\b",
     ),
     "self_reference": _rx(
-        r"\b(?:in|on) (?:this|today'?s|the) (?:episode|show)\b", r"\btoday,? (?:we'?re|we are|we'?ll|i'?m|i am) (?:going to |gonna )?"
-        r"(?:talk|talking|discuss|look|looking|chat|dive|cover|going)", r"\b(?:we'?re|we are) (?:going to|gonna) (?:talk|discuss|find out|run through|dive)",
-        r"\blet'?s (?:talk|dive|jump|get|start|move|kick|wrap|take a look)\b", r"\b(?:we'?ll|we will|i'?ll|i will) (?:talk|be talking|discuss|get) (?:about|into|to)\b",
-        r"\btoday'?s (?:topic|episode|show)\b", r"\bthis (?:week|episode) (?:on|we)\b", r"\bi (?:want|wanted|'?d love) to (?:talk|ask|start|share|linger)\b",
-        r"\bmoving on\b", r"\bi'?m going to be talking\b", r"\bthis (?:interview|conversation|episode) is (?:about|what)\b",
-        r"\blet me (?:just )?(?:dive|jump|start|ask|pull (?:this |that |it )?up|share|show|read|play|close)\b",
+        r"\b(?:in|on) (?:this|today'?s|the) (?:episode|show)\b",
+        r"\btoday,? (?:we'?re|we are|we'?ll|i'?m|i am) (?:going to |gonna )?"
+        r"(?:talk|talking|discuss|look|looking|chat|dive|cover|going)",
+        r"\b(?:we'?re|we are) (?:going to|gonna) (?:talk|discuss|find out|run through|dive)",
+        r"\blet'?s (?:talk|dive|jump|get|start|move|kick|wrap|take a look)\b",
+        r"\b(?:we'?ll|we will|i'?ll|i will) (?:talk|be talking|discuss|get) (?:about|into|to)\b",
+        r"\btoday'?s (?:topic|episode|show)\b", r"\bthis (?:week|episode) (?:on|we)\b",
+        r"\bi (?:want|wanted|'?d love) to (?:talk|ask|start|share|linger)\b",
+        r"\bmoving on\b", r"\bi'?m going to be talking\b",
+        r"\bthis (?:interview|conversation|episode) is (?:about|what)\b",
+        r"\blet me (?:just )?"
+        r"(?:dive|jump|start|ask|pull (?:this |that |it )?up|share|show|read|play|close)\b",
         r"\b(?:my|the) next question\b",
     ),
     "teaser": _rx(
-        r"\bcoming up\b", r"\bafter the break\b", r"\bwhen we come back\b", r"\bstick around\b", r"\bstay tuned\b",
-        r"\bdon'?t go anywhere\b", r"\blater (?:in|on) (?:the|this) (?:show|episode|podcast)\b", r"\bright back\b",
-        r"\b(?:quick|short) (?:break|word)\b", r"\b(?:and )?we'?re back\b", r"^welcome back\b", r"\bdon'?t miss it\b",
+        r"\bcoming up\b", r"\bafter the break\b", r"\bwhen we come back\b", r"\bstick around\b",
+        r"\bstay tuned\b",
+        r"\bdon'?t go anywhere\b", r"\blater (?:in|on) (?:the|this) (?:show|episode|podcast)\b",
+        r"\bright back\b",
+        r"\b(?:quick|short) (?:break|word)\b", r"\b(?:and )?we'?re back\b", r"^welcome back\b",
+        r"\bdon'?t miss it\b",
         r"\bmore (?:details )?(?:on|about) that in a\b", r"\bnext week,? (?:we|on)\b",
     ),
 }
 # "And I'm Amara." / "I'm James Cridland, the editor of Podnews." (case matters: not "I'm sure")
-_NAME_INTRO = re.compile(r"^(?:[Aa]nd |[Hh]i,? |[Hh]ey,? )?I'?m (?:[A-Z][a-z]+)(?: [A-Z][a-z]+){0,2}(?:[,.!]|$| here\b| from\b)")
+_NAME_INTRO = re.compile(r"^(?:[Aa]nd |[Hh]i,? |[Hh]ey,? )?I'?m (?:[A-Z][a-z]+)(?: [A-Z][a-z]+){0,2}"
+                         r"(?:[,.!]|$| here\b| from\b)")
 _QUESTION_START = _rx(
     r"^(?:so |and |but |okay |ok |now |well |um |uh )*(?:what|why|how|when|where|who|which|whose) "
     r"(?:is|are|was|were|do|does|did|can|could|would|should|will|has|have|about|happens|happened|made)\b",
-    r"^(?:so |and |but |okay |ok |now |well |um |uh )*(?:do|does|did|can|could|would|will|should|is|are|was|were|"
+    r"^(?:so |and |but |okay |ok |now |well |um |uh )*"
+    r"(?:do|does|did|can|could|would|will|should|is|are|was|were|"
     r"have|has) (?:you|we|they|i|it|he|she|there|that|this|anyone|people)\b",
 )
 # An interviewer's prompt asks even when it ends with a full stop.

@@ -101,7 +101,8 @@ def rank(segments: Sequence[Segment], stats: BackgroundStats) -> list[Scored]:
     reasons = sentence_reasons(sentences)
     sponsor = sponsor_mask(sentences)
     bio = guest_intro_mask(sentences)
-    blocked = [sp or b or bool(HARD_FILLER.intersection(r)) for sp, b, r in zip(sponsor, bio, reasons, strict=True)]
+    blocked = [sp or b or bool(HARD_FILLER.intersection(r))
+               for sp, b, r in zip(sponsor, bio, reasons, strict=True)]
     cues = [sentence_cues(s) for s in sentences]
     topic = Counter(w for q in cues for w in q.content)
     cased = sum(q.opens and q.closes for q in cues) >= 0.5 * len(cues)
@@ -139,7 +140,8 @@ def _tightest(item: Scored, by_span: dict[tuple[int, int], Scored], floor: float
             inner = by_span.get((first, last))
             if inner is None or (first, last) == (c.first, c.last):
                 continue
-            shorter = (inner.candidate.last - inner.candidate.first) < (best.candidate.last - best.candidate.first)
+            shorter = ((inner.candidate.last - inner.candidate.first)
+                       < (best.candidate.last - best.candidate.first))
             if shorter and inner.score >= item.score - TRIM_MARGIN:
                 best = inner
     return best
@@ -171,8 +173,10 @@ def select(scored: Sequence[Scored], limit: int, floor: float) -> list[Scored]:
     return picked
 
 
-_DISFLUENCY = re.compile(r"(?:,\s*)?(?<![\w'-])(?:um+|uh+|erm|uhhuh|mm-hmm|hmm+)\b(?:\s*[,.])?", re.IGNORECASE)
-_SET_OFF = re.compile(r"(?:,\s*(?:you know|i mean|like)(?=[,.!?]))|(?:\b(?:you know|i mean),\s*)", re.IGNORECASE)
+_DISFLUENCY = re.compile(r"(?:,\s*)?(?<![\w'-])(?:um+|uh+|erm|uhhuh|mm-hmm|hmm+)\b(?:\s*[,.])?",
+                         re.IGNORECASE)
+_SET_OFF = re.compile(r"(?:,\s*(?:you know|i mean|like)(?=[,.!?]))|(?:\b(?:you know|i mean),\s*)",
+                      re.IGNORECASE)
 _ANSWER_WORD = re.compile(r"^(?:(?:yes|no|yeah|yep|nope|right|sure|exactly|totally|absolutely|correct|true|"
                           r"okay|ok|so|well|alright)[.!,]\s+)+", re.IGNORECASE)
 _STUTTER = re.compile(r"\b(i|the|a|an|to|and|it|we|you|they|is|that|so|but|of|in|on|my|it's|that's|this)"
@@ -189,7 +193,8 @@ def clean_text(quote: str) -> str:
     text = _STUTTER.sub(r"\1", text)
     text = strip_markers(_ANSWER_WORD.sub("", strip_markers(text)))
     text = re.sub(r"\s+([,.!?;:])", r"\1", re.sub(r"\s+", " ", text)).strip(" ,;:-")
-    text = re.sub(r"([,.!?])[,.]+", r"\1", text).rstrip(".\u2026 ") + ("" if text.endswith(("?", "!")) else ".")
+    text = (re.sub(r"([,.!?])[,.]+", r"\1", text).rstrip(".\u2026 ")
+            + ("" if text.endswith(("?", "!")) else "."))
     if text and text[0].islower():
         text = text[0].upper() + text[1:]
     text = re.sub(r"(\S+[.!?] )([a-z])", lambda m: m.group(1) + (

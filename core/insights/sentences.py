@@ -47,7 +47,8 @@ _DASH_TURN = re.compile(r"^\s*(?:-|>>)\s+")
 _PUNCT = re.compile(r"[.,!?;:\u2026]")
 _NOISE = re.compile(r"[\[(](?:laugh\w*|music|applause|crosstalk|inaudible|unintelligible|silence|"
                     r"cough\w*|sigh\w*|chuckl\w*|background noise)[^\])]*[\])]", re.IGNORECASE)
-_LABEL = re.compile(r"^(?:>>\s*)?((?:[A-Z][\w'.-]*)(?:\s[A-Z][\w'.-]*){0,2}|SPEAKER[_ ]?\d+|Speaker \d+):\s+(?=\S)")
+_LABEL = re.compile(r"^(?:>>\s*)?((?:[A-Z][\w'.-]*)(?:\s[A-Z][\w'.-]*){0,2}"
+                    r"|SPEAKER[_ ]?\d+|Speaker \d+):\s+(?=\S)")
 _NOT_LABELS = frozenset({"Note", "Update", "Warning", "Example", "Tip", "Step", "Edit", "Source", "PS",
                          "Yes", "No", "So", "And", "But", "Well", "Okay", "Also", "Now", "Answer"})
 _TITLES = frozenset({"dr.", "mr.", "mrs.", "ms.", "prof.", "st.", "mt.", "sr.", "jr.", "gen.", "gov.",
