@@ -13,7 +13,7 @@ import asyncio
 import heapq
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -29,6 +29,7 @@ from core.models import (
     Insight,
     Subscriber,
 )
+from core.ports import Doc, Store
 from core.ranking import Fingerprint, term_weight
 from core.repos import LedgerEntry, Repos
 
@@ -147,16 +148,11 @@ class DigestBuilder:
         return await asyncio.to_thread(build)
 
     async def load_history(self) -> SentHistory:
-        """Rebuild the sent-history index from the ledger, off the event loop."""
-        docs = await self.repos.store.all("ledger")
-
-        def build() -> SentHistory:
-            history = SentHistory()
-            for doc in docs:
-                history.record_doc(doc)
-            return history
-
-        return await asyncio.to_thread(build)
+        """Rebuild the sent-history index from the ledger, off the event loop, batch by batch."""
+        history = SentHistory()  # published only when complete: safe to fill from a thread
+        async for docs in document_batches(self.repos.store, "ledger"):
+            await asyncio.to_thread(lambda docs=docs: [history.record_doc(d) for d in docs])
+        return history
 
     async def load_subscribers(self) -> list[Subscriber]:
         """Every subscriber, converted off the event loop (10,000 conversions take ~0.2 s)."""
@@ -326,6 +322,20 @@ class Ranking:
             if adjusted < self.min_score:
                 return  # the rest of this list scores lower still
             yield adjusted, c
+
+
+async def document_batches(store: Store, table: str) -> AsyncIterator[list[Doc]]:
+    """A table's documents a batch at a time when the store can (TinyDBStore), else all at once.
+
+    300,000 ledger documents decoded at once are millions of live objects: Python's garbage
+    collector then walks them all, holding the GIL (and the event loop) for seconds.
+    """
+    batches = getattr(store, "batches", None)
+    if batches is None:
+        yield await store.all(table)
+        return
+    async for docs in batches(table):
+        yield docs
 
 
 def item_for(insight: Insight, catalog: Catalog, position: int = 1, total: int = 1) -> DigestItem:

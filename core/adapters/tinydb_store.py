@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,10 +178,24 @@ class TinyDBStore:
     async def all(self, table: str) -> list[Doc]:
         """Every document of a table, as fresh copies, in insertion order."""
         self._check_open()
-        texts = list(self._visible.get(table, {}).values())  # a snapshot: strings never change
+        texts = tuple(self._visible.get(table, {}).values())  # a snapshot: strings never change
         if len(texts) <= _DECODE_INLINE:
             return [json.loads(t) for t in texts]
         return await asyncio.to_thread(lambda: [json.loads(t) for t in texts])
+
+    async def batches(self, table: str, size: int = 2000) -> AsyncIterator[list[Doc]]:
+        """Every document of a table, a batch at a time, decoded off the event loop.
+
+        For tables too big to hold decoded at once (the ledger): a consumer that drops each
+        batch keeps memory flat, and Python's garbage collector never has to walk millions of
+        live documents (a full collection holds the GIL, so the loop, for seconds).
+        """
+        self._check_open()
+        # A tuple of strings: the collector stops tracking it, a list it would walk every time.
+        texts = tuple(self._visible.get(table, {}).values())
+        for start in range(0, len(texts), size):
+            part = texts[start:start + size]
+            yield await asyncio.to_thread(lambda part=part: [json.loads(t) for t in part])
 
     # --- writes -------------------------------------------------------------------
 
