@@ -64,6 +64,7 @@ class DeliveryService:
             "discord": TokenBucket(settings.delivery.discord_messages_per_second, now=monotonic, sleep=sleep),
         }
         self._parallel = asyncio.Semaphore(max_concurrent)
+        self._workers = max_concurrent
         self._tick_lock = asyncio.Lock()
         self.last_tick: TickReport | None = None
 
@@ -79,21 +80,33 @@ class DeliveryService:
                 await self.start()
             now = self.clock.now()
             report = TickReport(at=now)
-            subscribers = await self.repos.subscribers.all()
+            # perf: 10,000 documents become dataclasses in a thread, not on the event loop
+            subscribers = await self.builder.load_subscribers()
             due: list[tuple[Subscriber, str]] = []
-            for subscriber in subscribers:
+            for n, subscriber in enumerate(subscribers):
+                if n % 256 == 255:
+                    await asyncio.sleep(0)  # perf: let other work run during a long scan
                 if subscriber.platform not in self.ports:
                     continue
                 day = due_date(subscriber, now, catch_up=self.settings.delivery.catch_up_missed)
                 if day is None:
                     continue
-                entry = await self.repos.ledger.get(ledger_key(subscriber.id, day))
-                if entry is None or not entry.finished:
+                # perf: only the flag is needed; building the LedgerEntry costs 0.3 ms a subscriber
+                entry = await self.repos.store.get(self.repos.ledger.name, ledger_key(subscriber.id, day))
+                if entry is None or not entry.get("finished"):
                     due.append((subscriber, day))
             report.due = len(due)
             if due:
                 catalog = await self.builder.load_catalog()
-                await asyncio.gather(*(self._deliver_guarded(s, d, catalog, report) for s, d in due))
+                # perf: a pool of workers rather than one task per due digest; 10,000 waiting
+                # tasks cost memory and lengthen every pause of the garbage collector.
+                pending = iter(due)
+
+                async def worker() -> None:
+                    for s, d in pending:
+                        await self._deliver_guarded(s, d, catalog, report)
+
+                await asyncio.gather(*(worker() for _ in range(min(len(due), self._workers))))
             self.last_tick = report
             if due:
                 log.info(
