@@ -59,7 +59,8 @@ async def test_commands_are_published_as_one_castfive_group(world: World) -> Non
     assert {o["name"] for o in feeds["options"]} == {"list", "add", "remove", "import", "export"}
 
 
-@pytest.mark.parametrize("path, options", ADMIN_COMMANDS, ids=lambda p: "-".join(p) if isinstance(p, tuple) else "")
+@pytest.mark.parametrize("path, options", ADMIN_COMMANDS,
+                         ids=lambda p: "-".join(p) if isinstance(p, tuple) else "")
 async def test_settings_commands_refuse_a_member_without_manage_server(
         world: World, path: tuple[str, ...], options: dict) -> None:
     await world.subscriber(CHANNEL_ID)
@@ -132,7 +133,8 @@ async def test_feeds_add_list_remove_by_an_admin(world: World) -> None:
     assert added["content"].startswith("➕ Added **Hard Fork**")
     listed = await answer(fake, await fake.slash("castfive", "feeds", "list"))
     assert "Hard Fork" in listed["content"]
-    feed_id = next(f.id for f in await world.api.list_feeds(f"discord:{CHANNEL_ID}") if f.title == "Hard Fork")
+    feed_id = next(f.id for f in await world.api.list_feeds(f"discord:{CHANNEL_ID}")
+                   if f.title == "Hard Fork")
     choices = await fake.callback(await fake.slash("castfive", "feeds", "remove", options={"feed": "hard"},
                                                    focused="feed"))
     assert choices["type"] == 8 and choices["data"]["choices"] == [{"name": "Hard Fork", "value": feed_id}]
@@ -144,7 +146,8 @@ async def test_feeds_add_list_remove_by_an_admin(world: World) -> None:
 async def test_feeds_add_by_name_offers_a_menu_and_picking_follows_the_podcast(world: World) -> None:
     await world.subscriber(CHANNEL_ID)
     fake = world.fake
-    offer = await answer(fake, await fake.slash("castfive", "feeds", "add", options={"url_or_name": "hard fork"}))
+    offer = await answer(fake, await fake.slash("castfive", "feeds", "add",
+                                                options={"url_or_name": "hard fork"}))
     menu = offer["components"][0]["components"][0]
     assert menu["type"] == 3 and menu["options"][0]["label"] == "Hard Fork — The New York Times"
     pick = await fake._interact(3, {"custom_id": menu["custom_id"], "component_type": 3,
@@ -169,7 +172,8 @@ async def test_feeds_export_sends_an_opml_file_privately(world: World) -> None:
     message = await answer(world.fake, ix)
     (request,) = [r for r in world.fake.calls("POST", f"/interactions/{ix.id}")]
     assert ephemeral(message) and message["attachments"][0]["filename"] == "castfive.opml"
-    assert b"<opml" in request.files["castfive.opml"] and b"example.org/0.xml" in request.files["castfive.opml"]
+    assert b"<opml" in request.files["castfive.opml"]
+    assert b"example.org/0.xml" in request.files["castfive.opml"]
 
 
 async def test_today_posts_each_insight_with_its_buttons_and_remembers_the_messages(world: World) -> None:
@@ -179,7 +183,8 @@ async def test_today_posts_each_insight_with_its_buttons_and_remembers_the_messa
     digest = await world.api.today(f"discord:{CHANNEL_ID}")
     assert [m["embeds"][0]["footer"]["text"].split("id ")[1].split(" ")[0] for m in messages] == \
         [i.insight.id for i in digest.items]
-    assert messages[0]["components"][0]["components"][0]["custom_id"] == f"castfive:ask:{digest.items[0].insight.id}"
+    first_button = messages[0]["components"][0]["components"][0]
+    assert first_button["custom_id"] == f"castfive:ask:{digest.items[0].insight.id}"
     ref = await world.api.lookup_message(f"discord:{CHANNEL_ID}", messages[2]["id"])
     assert ref is not None and ref.insight_id == digest.items[2].insight.id
     assert all(world.fake.bodies[m["id"]]["allowed_mentions"] == {"parse": []} for m in messages)
@@ -198,7 +203,8 @@ async def test_ask_autocompletes_recent_insight_ids(world: World) -> None:
 async def test_ask_answers_publicly_citing_the_transcript(world: World) -> None:
     await world.subscriber(CHANNEL_ID)
     insight = world.insights[0]
-    ix = await world.fake.slash("castfive", "ask", options={"id": insight.id, "question": "Why deploy daily?"},
+    ix = await world.fake.slash("castfive", "ask",
+                                options={"id": insight.id, "question": "Why deploy daily?"},
                                 user_id=MEMBER_ID)
     message = await answer(world.fake, ix)
     assert not ephemeral(message) and "**[00:00]**" in message["content"]
@@ -207,6 +213,7 @@ async def test_ask_answers_publicly_citing_the_transcript(world: World) -> None:
 
 
 async def test_ask_about_an_unknown_insight_is_answered_privately(world: World) -> None:
-    ix = await world.fake.slash("castfive", "ask", options={"id": "zzzz", "question": "what?"}, user_id=MEMBER_ID)
+    ix = await world.fake.slash("castfive", "ask", options={"id": "zzzz", "question": "what?"},
+                                user_id=MEMBER_ID)
     message = await answer(world.fake, ix)
     assert message["content"].startswith("No insight with id") and ephemeral(message)

@@ -24,7 +24,8 @@ async def test_a_daily_post_is_an_embed_with_ask_up_and_down_buttons(world: Worl
     assert outcome.kind == OutcomeKind.DELIVERED and outcome.message_ids == (message["id"],)
     assert message["embeds"][0]["author"]["name"] == "🎙 Hard Fork"
     assert [b["custom_id"] for b in message["components"][0]["components"]] == [
-        f"castfive:ask:{item.insight.id}", f"castfive:up:{item.insight.id}", f"castfive:down:{item.insight.id}"]
+        f"castfive:ask:{item.insight.id}", f"castfive:up:{item.insight.id}",
+        f"castfive:down:{item.insight.id}"]
 
 
 async def test_everyone_in_a_feed_title_or_transcript_pings_nobody(world: World) -> None:

@@ -25,7 +25,9 @@ def adapter_for(fake: FakeDiscord, token: str = TOKEN) -> DiscordAdapter:
                           gateway_url=fake.gateway_url, ready_timeout=5, guild_ready_timeout=0.05)
 
 
-async def test_from_settings_takes_the_token_and_urls_and_starts_against_them(fake_discord: FakeDiscord) -> None:
+async def test_from_settings_takes_the_token_and_urls_and_starts_against_them(
+    fake_discord: FakeDiscord,
+) -> None:
     settings = Settings(discord=DiscordSettings(api_base_url=fake_discord.api_base_url,
                                                 gateway_url=fake_discord.gateway_url),
                         secrets=Secrets(discord_token=TOKEN))

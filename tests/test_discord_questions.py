@@ -172,9 +172,11 @@ async def limited(world_factory: Callable[[Settings], Awaitable[World]]) -> Worl
 
 async def test_a_cooldown_is_answered_privately_with_when_to_ask_again(limited: World) -> None:
     fake, insight_id = limited.fake, limited.insights[0].id
-    first = await fake.slash("castfive", "ask", options={"id": insight_id, "question": "Why?"}, user_id=MEMBER_ID)
+    first = await fake.slash("castfive", "ask", options={"id": insight_id, "question": "Why?"},
+                             user_id=MEMBER_ID)
     assert not (await fake.reply_to(first))[0]["flags"] & EPHEMERAL
-    second = await fake.slash("castfive", "ask", options={"id": insight_id, "question": "Why?"}, user_id=MEMBER_ID)
+    second = await fake.slash("castfive", "ask", options={"id": insight_id, "question": "Why?"},
+                              user_id=MEMBER_ID)
     refusal = (await fake.reply_to(second))[0]
     assert refusal["flags"] & EPHEMERAL and "ask again" in refusal["content"]
     retry_at = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)  # an hour after the first question

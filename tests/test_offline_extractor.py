@@ -167,7 +167,8 @@ async def test_extract_runs_through_the_async_port() -> None:
 
 
 def test_cleaned_text_drops_fillers_and_stutters_and_keeps_the_claim() -> None:
-    assert clean_text("so um you know, the the key is, uh, to salt it early") == "The key is to salt it early."
+    assert clean_text("so um you know, the the key is, uh, to salt it early") == \
+        "The key is to salt it early."
     assert clean_text("and i think that's, like, it's the default that matters,") == \
         "I think that's, it's the default that matters."
 

@@ -43,7 +43,8 @@ def write_wav(path: Path, seconds: float = 1.0) -> Path:
         out.setsampwidth(2)
         out.setframerate(16000)
         frames = b"".join(
-            struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * n / 16000))) for n in range(int(16000 * seconds))
+            struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * n / 16000)))
+            for n in range(int(16000 * seconds))
         )
         out.writeframes(frames)
     return path

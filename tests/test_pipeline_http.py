@@ -44,11 +44,13 @@ def wav_bytes(seconds: float = 1.0) -> bytes:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(16000)
-        out.writeframes(b"".join(struct.pack("<h", int(6000 * math.sin(n / 5))) for n in range(int(16000 * seconds))))
+        out.writeframes(b"".join(struct.pack("<h", int(6000 * math.sin(n / 5)))
+                                 for n in range(int(16000 * seconds))))
     return buffer.getvalue()
 
 
-async def test_an_episode_with_a_publisher_transcript_never_downloads_its_audio(tmp_path, fake_store, fake_clock):
+async def test_an_episode_with_a_publisher_transcript_never_downloads_its_audio(
+        tmp_path, fake_store, fake_clock):
     requests: list[str] = []
     base_holder: list[str] = []
 

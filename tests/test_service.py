@@ -125,7 +125,8 @@ async def test_ask_answers_from_the_transcript_and_keeps_the_conversation(seeded
     assert first.citations, "an offline answer quotes the passages it found"
     await services.api.ask(insights[0].id, "And what about reviews?", user_key="u1", conversation_id="c1")
     conversation = await services.repos.conversations.get("c1")
-    assert [t.question for t in conversation.turns] == ["Why does deploying daily help?", "And what about reviews?"]
+    assert [t.question for t in conversation.turns] == [
+        "Why does deploying daily help?", "And what about reviews?"]
 
 
 async def test_questions_are_validated_and_rate_limited_per_user():

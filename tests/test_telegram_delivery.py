@@ -123,8 +123,9 @@ async def test_a_flood_wait_past_the_retries_is_reported_as_rate_limited(
     assert outcome.kind == OutcomeKind.RATE_LIMITED and outcome.retry_after == 7.0
 
 
-async def test_a_migrated_group_is_moved_to_its_new_id(fake_telegram: FakeTelegramApi,
-                                                       adapter: TelegramAdapter, api: FakeCastfiveApi) -> None:
+async def test_a_migrated_group_is_moved_to_its_new_id(
+    fake_telegram: FakeTelegramApi, adapter: TelegramAdapter, api: FakeCastfiveApi
+) -> None:
     fake_telegram.fail("sendMessage", 400, "Bad Request: group chat was upgraded to a supergroup chat",
                        parameters={"migrate_to_chat_id": -1001999888777})
     outcome = await adapter.send_digest_item(SUBSCRIBER, api.digest[0])

@@ -69,7 +69,8 @@ def test_paragraph_without_time_is_placed_between_its_neighbours() -> None:
 
 
 def test_page_without_the_namespace_shape_is_read_as_text() -> None:
-    page = "<html><head><title>T</title><script>var x=1</script></head><body><p>00:00:05 Hello there.</p><p>00:00:09 Bye now.</p></body></html>"
+    page = ("<html><head><title>T</title><script>var x=1</script></head>"
+            "<body><p>00:00:05 Hello there.</p><p>00:00:09 Bye now.</p></body></html>")
     segments = parse_transcript(page.encode(), "text/html")
     assert [(s.start, s.text) for s in segments] == [(5.0, "Hello there."), (9.0, "Bye now.")]
 

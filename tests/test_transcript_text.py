@@ -13,7 +13,8 @@ from core.transcripts.text_format import parse_markdown, parse_text
 
 
 def test_timestamped_lines_start_segments_and_run_to_the_next() -> None:
-    text = "00:00:00 Welcome to the show.\n\n00:00:06 Today: parsers.\nStill the same paragraph.\n\n01:02:03 Bye."
+    text = ("00:00:00 Welcome to the show.\n\n00:00:06 Today: parsers.\nStill the same paragraph."
+            "\n\n01:02:03 Bye.")
     segments = parse_text(text)
     assert [(s.start, s.end, s.text) for s in segments] == [
         (0.0, 6.0, "Welcome to the show."),

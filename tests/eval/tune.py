@@ -53,14 +53,17 @@ def collect() -> tuple[list[str], list[CaseData]]:
     return names, out
 
 
-def precision(cases: list[CaseData], coef: np.ndarray, bias: float, floor: float = 0.0) -> tuple[float, float]:
+def precision(
+    cases: list[CaseData], coef: np.ndarray, bias: float, floor: float = 0.0
+) -> tuple[float, float]:
     """(precision of the top five, filler share of the top five) with offline.select's own rules."""
     picked = hits = fill = 0
     for data in cases:
         if not len(data.x):
             continue
         probs = 1 / (1 + np.exp(-(data.x @ coef + bias)))
-        rescored = [Scored(it.candidate, it.values, float(p), it.weak) for it, p in zip(data.items, probs, strict=True)]
+        rescored = [Scored(it.candidate, it.values, float(p), it.weak)
+                    for it, p in zip(data.items, probs, strict=True)]
         rescored.sort(key=lambda s: (-s.score, s.candidate.first, s.candidate.last))
         index = {(it.candidate.first, it.candidate.last): i for i, it in enumerate(data.items)}
         top = [index[(s.candidate.first, s.candidate.last)] for s in select(rescored, 5, floor)]
@@ -102,7 +105,8 @@ def main() -> None:
         floor, *precision(dev, coef, bias, floor), *precision(test, coef, bias, floor)))
     for data in cases:
         probs = 1 / (1 + np.exp(-(data.x @ coef + bias))) if len(data.x) else np.zeros(0)
-        print(f"  {data.case.name[:34]:34} {data.case.split:4} candidates above floor: {(probs >= floor).sum():4d}")
+        print(f"  {data.case.name[:34]:34} {data.case.split:4} "
+              f"candidates above floor: {(probs >= floor).sum():4d}")
     p = 1 / (1 + np.exp(-(x @ coef + bias)))
     print(f"dev candidates above the {floor} floor: {(p >= floor).mean():.1%} "
           f"(positives {p[y == 1].mean():.2f} mean score, negatives {p[y == 0].mean():.2f})")

@@ -176,7 +176,9 @@ class FakeDiscord:
         return await self._interact(3, {"custom_id": custom_id, "component_type": 2}, user_id,
                                     permissions, channel_id, dm, message=message)
 
-    async def submit_modal(self, opened_by: Interaction, *values: str, user_id: int = MEMBER_ID) -> Interaction:
+    async def submit_modal(
+        self, opened_by: Interaction, *values: str, user_id: int = MEMBER_ID
+    ) -> Interaction:
         """Fill the modal the bot opened in answer to `opened_by`, one value per text input, and submit."""
         modal = next(c["data"] for c in opened_by.callbacks if c["type"] == 9)
         answers = iter(values)
@@ -208,7 +210,8 @@ class FakeDiscord:
             message["member"] = {k: v for k, v in member_of(author_id).items() if k != "user"}
         if reply_to is not None:
             message["type"] = 19
-            message["message_reference"] = {"message_id": reply_to["id"], "channel_id": reply_to["channel_id"]}
+            message["message_reference"] = {"message_id": reply_to["id"],
+                                            "channel_id": reply_to["channel_id"]}
             message["referenced_message"] = reply_to
         await self.dispatch("MESSAGE_CREATE", message)
         return message
@@ -306,7 +309,8 @@ class FakeDiscord:
         self.identified += 1
         self._seq += 1
         ready = {"v": 10, "user": bot_user(), "session_id": f"session-{self.identified}",
-                 "resume_gateway_url": self.gateway_url, "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+                 "resume_gateway_url": self.gateway_url,
+                 "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
                  "application": {"id": str(APP_ID), "flags": 0}, "private_channels": [], "relationships": []}
         await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": self._seq, "d": ready}))
         self._seq += 1

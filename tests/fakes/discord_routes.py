@@ -104,7 +104,8 @@ def make_message(fake: FakeDiscord, channel_id: str, body: dict[str, Any], files
         "mention_everyone": False, "pinned": False, "tts": False, "type": 0, "flags": flags,
         "timestamp": "2026-11-28T09:00:00+00:00", "edited_timestamp": None,
         "attachments": [{"id": fake.snowflake(), "filename": name, "size": len(data),
-                         "url": f"{fake.base}/attachments/{name}", "proxy_url": f"{fake.base}/attachments/{name}"}
+                         "url": f"{fake.base}/attachments/{name}",
+                         "proxy_url": f"{fake.base}/attachments/{name}"}
                         for name, data in files.items()],
     }
     if int(channel_id) != DM_CHANNEL_ID:

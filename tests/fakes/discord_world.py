@@ -65,7 +65,8 @@ class FeedFetcher:
         if url.startswith(self.search_url):
             return FetchResult(200, url, json.dumps(SEARCH).encode(), {"content-type": "application/json"})
         title = "Hard Fork" if "hardfork" in url else f"Show at {url.rsplit('/', 1)[-1]}"
-        return FetchResult(200, url, RSS.format(title=title).encode(), {"content-type": "application/rss+xml"})
+        return FetchResult(200, url, RSS.format(title=title).encode(),
+                           {"content-type": "application/rss+xml"})
 
     async def download(self, url: str, dest: Any, *, max_bytes: int) -> DownloadResult:
         raise AssertionError("no network in Discord tests")

@@ -21,7 +21,9 @@ TOPICS = [
 ]
 
 
-async def seed(repos: Repos, *, feeds: int = 3, per_feed: int = 4, created: datetime | None = None) -> list[Insight]:
+async def seed(
+    repos: Repos, *, feeds: int = 3, per_feed: int = 4, created: datetime | None = None
+) -> list[Insight]:
     """Operator feeds, one episode each, `per_feed` distinct insights per episode."""
     created = created or datetime(2026, 11, 27, 12, tzinfo=UTC)
     insights: list[Insight] = []
