@@ -60,7 +60,8 @@ class DeliveryService:
         self.history = SentHistory()
         self._history_loaded = False
         self._buckets = {
-            "telegram": TokenBucket(settings.delivery.telegram_messages_per_second, now=monotonic, sleep=sleep),
+            "telegram": TokenBucket(settings.delivery.telegram_messages_per_second,
+                                    now=monotonic, sleep=sleep),
             "discord": TokenBucket(settings.delivery.discord_messages_per_second, now=monotonic, sleep=sleep),
         }
         self._parallel = asyncio.Semaphore(max_concurrent)
@@ -135,7 +136,8 @@ class DeliveryService:
             on_request=on_request,
         )
         updated = dataclasses.replace(subscriber, last_digest_date=local_date)
-        await self.repos.store.apply([self.repos.ledger.change(entry), self.repos.subscribers.change(updated)])
+        await self.repos.store.apply(
+            [self.repos.ledger.change(entry), self.repos.subscribers.change(updated)])
         self.history.record(entry)
         log.info("digest chosen subscriber=%s date=%s insights=%d", subscriber.id, local_date, len(picked))
         return entry
@@ -170,7 +172,8 @@ class DeliveryService:
                 continue
             item = items.get(message.insight_id)
             if item is None:  # the insight vanished (pruned): nothing to send, never retried
-                messages[index] = dataclasses.replace(message, state=MessageState.FAILED, reason="insight gone")
+                messages[index] = dataclasses.replace(message, state=MessageState.FAILED,
+                                                      reason="insight gone")
                 continue
             outcome = await self._send_with_retries(port, subscriber, item)
             if outcome.kind == OutcomeKind.MOVED and outcome.new_chat_id:
@@ -247,7 +250,8 @@ class DeliveryService:
                 self.repos, subscriber, outcome.reason, self.settings.delivery.gone_after_failures
             )
             failed = dataclasses.replace(
-                message, state=MessageState.FAILED, reason=outcome.reason or "recipient gone", attempts=attempts
+                message, state=MessageState.FAILED, reason=outcome.reason or "recipient gone",
+                attempts=attempts,
             )
             return failed, subscriber
         log.warning(
