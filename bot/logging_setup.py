@@ -50,7 +50,7 @@ class RedactSecrets(logging.Filter):
         """Mask secrets in the message, the traceback and the stack of `record`."""
         try:
             message = record.getMessage()
-        except Exception:  # a bad format string: keep the raw parts, scrubbed
+        except Exception:  # noqa: BLE001 - a bad format string: keep the raw parts, scrubbed
             message = f"{record.msg} {record.args}"
         cleaned = self.redact(message)
         if cleaned != message:

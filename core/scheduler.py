@@ -13,8 +13,8 @@ import importlib
 import importlib.util
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -228,7 +228,7 @@ class CastfiveScheduler:
             task.cancel()
         # A cancelled task finishes its shielded store writes (the sends just confirmed) first.
         if running:
-            done, pending = await asyncio.wait(running, timeout=grace_s)
+            _, pending = await asyncio.wait(running, timeout=grace_s)
             if pending:
                 log.warning("jobs still stopping after %.0fs: %s", grace_s,
                             ", ".join(t.get_name() for t in pending))

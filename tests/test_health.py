@@ -34,7 +34,8 @@ def test_a_recent_tick_is_healthy_and_reported_with_the_last_poll_and_backlog():
 
 
 def test_no_tick_for_three_intervals_and_a_minute_is_unhealthy():
-    status = RuntimeStatus(started_at=NOW - timedelta(hours=1), last_tick_at=NOW - timedelta(minutes=4, seconds=1))
+    status = RuntimeStatus(started_at=NOW - timedelta(hours=1),
+                           last_tick_at=NOW - timedelta(minutes=4, seconds=1))
     assert health_report(status, NOW, tick_seconds=60)[0] is False
     status.last_tick_at = NOW - timedelta(minutes=3, seconds=59)
     assert health_report(status, NOW, tick_seconds=60)[0] is True
@@ -85,7 +86,8 @@ async def test_the_running_service_reports_its_polls_backlog_and_ticks(tmp_path)
     (episode,) = await repos.episodes.all()
     # backlog: a new episode counts; one failed for good does not. (This one's feed is not in
     # the store, so the pipeline passes it by and it stays in the backlog.)
-    await repos.episodes.put(dataclasses.replace(episode, id="ep-new", feed_id="gone", state=EpisodeState.NEW))
+    await repos.episodes.put(dataclasses.replace(episode, id="ep-new", feed_id="gone",
+                                                 state=EpisodeState.NEW))
     await repos.episodes.put(dataclasses.replace(episode, id="ep-failed", state=EpisodeState.FAILED))
     stop = asyncio.Event()
     serving = asyncio.create_task(runtime.serve(settings, stop, services=services, adapters=[]))

@@ -15,7 +15,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 from core.ids import feed_id_for
-from tests.e2e.conftest import feed_server, make_bot, telegram  # noqa: F401  (fixtures)
 from tests.e2e.harness import (
     TELEGRAM_TOKEN,
     Fault,
@@ -26,7 +25,9 @@ from tests.e2e.harness import (
     seed_store,
     wait_until,
 )
-from tests.fakes.fake_llm_server import FAKE_MODEL, Recorded, Scripted, fake_llm  # noqa: F401
+from tests.fakes.fake_llm_server import FAKE_MODEL, Recorded, Scripted
+
+pytest_plugins = ["tests.e2e.fixtures"]  # telegram, feed_server, make_bot
 
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo"
 QUERY_SECRET = "secret123"
@@ -38,8 +39,8 @@ CHAT = 4242
 def key_echoing_model(request: Recorded) -> Scripted:
     """Insights as usual; every answer request fails with the key in the message."""
     if "follow-up question" in request.system:
-        body = {"error": {"message": f"Incorrect API key provided: {LLM_KEY}.", "type": "invalid_request_error",
-                          "code": "invalid_api_key"}}
+        body = {"error": {"message": f"Incorrect API key provided: {LLM_KEY}.",
+                          "type": "invalid_request_error", "code": "invalid_api_key"}}
         return Scripted(status=401, raw_body=json.dumps(body))
     return scripted_model(request)
 

@@ -23,11 +23,12 @@ from core.config import DataSettings, DeliverySettings, FeedSettings, Settings
 from core.models import DigestItem, OutcomeKind, SendOutcome, Subscriber
 from core.repos import MessageState, Repos
 from core.scheduler import CastfiveScheduler
-from tests.e2e.conftest import make_bot, telegram  # noqa: F401  (fixtures)
 from tests.e2e.harness import read_store, seed_store, wait_until
 from tests.fakes.clock import FakeClock
 from tests.fakes.memory_store import FakeStore
 from tests.fakes.seed import seed
+
+pytest_plugins = ["tests.e2e.fixtures"]  # telegram, make_bot
 
 CHATS = list(range(7001, 7031))
 
@@ -35,7 +36,8 @@ CHATS = list(range(7001, 7031))
 # --- refusing to start -------------------------------------------------------------------------
 
 
-def test_without_a_chat_token_the_service_exits_2_saying_which_variables_to_set(tmp_path, monkeypatch, capsys):
+def test_without_a_chat_token_the_service_exits_2_saying_which_variables_to_set(
+        tmp_path, monkeypatch, capsys):
     for name in ("TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN", "CASTFIVE_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     config = tmp_path / "castfive.toml"
@@ -163,7 +165,8 @@ def _settings(tmp_path: Path, **delivery: float) -> Settings:
 async def _services_with(tmp_path: Path, chats: int):
     clock = FakeClock(datetime(2026, 11, 28, 8, 5, tzinfo=UTC))
     store = FakeStore()
-    services = build_services(_settings(tmp_path, telegram_messages_per_second=1000.0), store=store, clock=clock)
+    settings = _settings(tmp_path, telegram_messages_per_second=1000.0)
+    services = build_services(settings, store=store, clock=clock)
     await seed(Repos(store), created=clock.now())
     for n in range(chats):
         await services.repos.subscribers.put(Subscriber(
@@ -185,7 +188,8 @@ async def test_stop_lets_sends_in_flight_finish_and_records_them_and_starts_no_n
     assert port.finished == port.started  # the three in flight were allowed to finish
     assert len(port.started) == 3  # and nothing new left after stop began
     ledger = await services.repos.ledger.all()
-    sent = {(e.subscriber_id, m.insight_id) for e in ledger for m in e.messages if m.state == MessageState.SENT}
+    sent = {(e.subscriber_id, m.insight_id)
+            for e in ledger for m in e.messages if m.state == MessageState.SENT}
     assert sent == {(f"telegram:{chat}", insight) for chat, insight in port.finished}
     assert all(not e.finished for e in ledger)  # the rest stays queued for the next start
 
@@ -265,17 +269,20 @@ async def seed_distinct(repos: Repos, *, feeds: int, per_feed: int, created: dat
 async def test_two_days_of_ticks_send_one_digest_per_local_day_at_local_time(tmp_path, start, plans):
     clock = FakeClock(start)
     store = FakeStore()
-    services = build_services(_settings(tmp_path, telegram_messages_per_second=1000.0), store=store, clock=clock)
+    settings = _settings(tmp_path, telegram_messages_per_second=1000.0)
+    services = build_services(settings, store=store, clock=clock)
     await seed_distinct(Repos(store), feeds=6, per_feed=4, created=start - timedelta(hours=1))
     created = start - timedelta(days=3)
+
+    def subscriber(chat: str, zone: str = "UTC", hhmm: str = "08:00", **kw: object) -> Subscriber:
+        return Subscriber(id=f"telegram:{chat}", platform="telegram", chat_id=chat, delivery_time=hhmm,
+                          timezone=zone, **{"created_at": created, **kw})  # type: ignore[arg-type]
+
     for chat, (zone, hhmm, _) in plans.items():
-        await services.repos.subscribers.put(Subscriber(id=f"telegram:{chat}", platform="telegram", chat_id=chat,
-                                                        delivery_time=hhmm, timezone=zone, created_at=created))
+        await services.repos.subscribers.put(subscriber(chat, zone, hhmm))
     # paused all along, and one subscribed at 09:00 UTC, after its 08:00 UTC time: from tomorrow
-    await services.repos.subscribers.put(Subscriber(id="telegram:paused", platform="telegram", chat_id="paused",
-                                                    delivery_time="08:00", paused=True, created_at=created))
-    await services.repos.subscribers.put(Subscriber(id="telegram:late", platform="telegram", chat_id="late",
-                                                    delivery_time="08:00", created_at=start + timedelta(hours=9)))
+    await services.repos.subscribers.put(subscriber("paused", paused=True))
+    await services.repos.subscribers.put(subscriber("late", created_at=start + timedelta(hours=9)))
     plans = {**plans, "late": ("UTC", "08:00", [start + timedelta(days=1, hours=8)])}
     port = TimedPort(clock)
     scheduler = CastfiveScheduler(services)

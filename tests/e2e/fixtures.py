@@ -1,4 +1,7 @@
-"""Fixtures for end-to-end runs: the local fakes, and service processes that never outlive a test."""
+"""Fixtures for end-to-end runs: the local fakes, and service processes that never outlive a test.
+
+Test modules elsewhere load them with `pytest_plugins = ["tests.e2e.fixtures"]`.
+"""
 
 from __future__ import annotations
 

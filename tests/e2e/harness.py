@@ -112,7 +112,8 @@ class BotProcess:
         if config_via_env:
             env["CASTFIVE_CONFIG"], args = str(self.config), []
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", *args, *self.extra_args, cwd=REPO, env=env, stdout=self._out, stderr=self._err,
+            sys.executable, "-m", "bot", *args, *self.extra_args,
+            cwd=REPO, env=env, stdout=self._out, stderr=self._err,
         )
 
     def log_text(self, run: int | None = None) -> str:
@@ -147,7 +148,8 @@ class BotProcess:
         except TimeoutError:
             self.proc.kill()
             await self.proc.wait()
-            raise AssertionError(f"service did not stop within {timeout}s:\n{self.log_text()[-3000:]}")
+            tail = self.log_text()[-3000:]
+            raise AssertionError(f"service did not stop within {timeout}s:\n{tail}") from None
         finally:
             self._close_files()
         return code, time.monotonic() - began
@@ -301,7 +303,7 @@ def due_now() -> tuple[str, str]:
     """(HH:MM, zone) whose time passed a minute ago today, away from local midnight."""
     now = datetime.now(UTC)
     zone, local = "UTC", now
-    if now.hour == 0 and now.minute < 10 or now.hour == 23 and now.minute > 50:
+    if (now.hour == 0 and now.minute < 10) or (now.hour == 23 and now.minute > 50):
         zone, local = "Etc/GMT-6", now + timedelta(hours=6)  # POSIX sign: GMT-6 is UTC+6
     return (local - timedelta(minutes=1)).strftime("%H:%M"), zone
 
@@ -436,7 +438,8 @@ async def healthz(port: int) -> dict[str, Any] | None:
     import aiohttp
 
     try:
-        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+        url = f"http://127.0.0.1:{port}/healthz"
+        async with aiohttp.ClientSession() as session, session.get(url) as resp:
             return dict(await resp.json())
     except (aiohttp.ClientError, ValueError):
         return None
@@ -487,8 +490,9 @@ def timed_discord() -> Any:
                        for c in row.get("components") or []]
                 ask = next((i for i in ids if i.startswith("castfive:ask:")), None)
                 if ask:
-                    posts.append(Delivered(int(channel_id), ask.rsplit(":", 1)[1], int(message["id"]),
-                                           self.posted_at.get(message["id"], 0.0), message.get("content", "")))
+                    at = self.posted_at.get(message["id"], 0.0)
+                    posts.append(Delivered(int(channel_id), ask.rsplit(":", 1)[1], int(message["id"]), at,
+                                           message.get("content", "")))
             return posts
 
     return TimedDiscord()

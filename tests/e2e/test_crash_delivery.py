@@ -11,6 +11,8 @@ from __future__ import annotations
 from core.repos import MessageState
 from tests.e2e.harness import read_store, seed_store, wait_until
 
+pytest_plugins = ["tests.e2e.fixtures"]  # telegram, make_bot
+
 CHATS = list(range(5001, 5031))
 PER_DIGEST = 5
 

@@ -48,9 +48,10 @@ from tests.e2e.harness import (
     wait_health,
     wait_until,
 )
-from tests.fakes.fake_llm_server import FAKE_MODEL, Recorded, Scripted, fake_llm  # noqa: F401
+from tests.fakes.fake_llm_server import FAKE_MODEL, Recorded, Scripted
 
 pytestmark = pytest.mark.slow
+pytest_plugins = ["tests.e2e.fixtures"]  # telegram, feed_server, make_bot
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
 STAMP = re.compile(r"\b\d{1,2}:\d{2}\b")
@@ -115,7 +116,8 @@ async def subscribe_discord(discord: Any, due: datetime, channels: dict[int, tup
             ix = await discord.slash("castfive", "subscribe", options=options, user_id=MEMBER_ID,
                                      channel_id=channel, dm=True)
         else:
-            ix = await discord.slash("castfive", "subscribe", options={**options, "channel": ChannelRef(channel)})
+            options["channel"] = ChannelRef(channel)
+            ix = await discord.slash("castfive", "subscribe", options=options)
         (reply,) = await discord.reply_to(ix)
         assert local_hhmm(due, zone) in reply["content"], reply["content"]
 
@@ -129,7 +131,8 @@ def demo_shows(folder: Path, server: FeedServer) -> list[str]:
         (show / "ep.vtt").write_text(script_to_vtt(DEMO / "scripts" / f"episode-{n}.txt"), encoding="utf-8")
         shutil.copy(DEMO / "episode-3.mp3", show / "episode.mp3")
         server.mount(f"show{n}", show)
-        build_feed(show, f"{server.base_url}/show{n}/", name, [Item(f"{name}-1", f"{name}, part one", "ep.vtt")])
+        item = Item(f"{name}-1", f"{name}, part one", "ep.vtt")
+        build_feed(show, f"{server.base_url}/show{n}/", name, [item])
         urls.append(f"{server.base_url}/show{n}/feed.xml")
     return urls
 
@@ -190,7 +193,8 @@ def bot_config(servers: dict[str, Any], catalogue: list[str], **sections: dict[s
 
 async def test_a_day_new_episodes_to_one_digest_each_at_local_time_questions_and_chat_changes(
         telegram, discord, fake_llm, feed_server, make_bot, tmp_path):
-    from tests.fakes.discord_payloads import CHANNEL_ID, OTHER_CHANNEL_ID, TOKEN as DISCORD_TOKEN
+    from tests.fakes.discord_payloads import CHANNEL_ID, OTHER_CHANNEL_ID
+    from tests.fakes.discord_payloads import TOKEN as DISCORD_TOKEN
 
     fake_llm.default = scripted_model
     feed_server.mount("demo", DEMO)
@@ -297,9 +301,8 @@ async def test_a_day_with_faults_and_a_kill_mid_round_loses_nothing_and_doubles_
     broken = {"500": Fault(status=500, times=1),
               "429": Fault(status=429, times=1, headers={"Retry-After": "1"}),
               "slow": Fault(status=200, delay_s=4.0, times=1)}
-    for n, (name, fault) in enumerate(broken.items(), start=1):  # each fails the first start only
-        path = f"/show{n}/feed.xml"
-        feed_server.fail(path, fault)
+    for n, fault in enumerate(broken.values(), start=1):  # each fails the first start only
+        feed_server.fail(f"/show{n}/feed.xml", fault)
     servers = {"llm": fake_llm, "telegram": telegram, "discord": discord}
     config = bot_config(servers, catalogue, llm={"timeout_s": 2.0},
                         http={"read_timeout_s": 2.0, "total_timeout_s": 10.0},
