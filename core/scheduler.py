@@ -9,9 +9,6 @@ All state lives in the store, so cancelled work simply resumes at the next start
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
-import inspect
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -22,13 +19,11 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from core.bootstrap import Services
+from core.maintenance import prune
 from core.models import DigestItem, SendOutcome, Subscriber
 from core.ports import ChatPort
 
 log = logging.getLogger(__name__)
-
-MAINTENANCE_MODULE = "core.maintenance"  # written separately; upkeep is skipped until it exists
-
 
 @dataclass
 class RuntimeStatus:
@@ -141,10 +136,9 @@ class CastfiveScheduler:
                           seconds=self.poll_seconds, id="poll", next_run_time=now, **common)
         scheduler.add_job(self._job, "interval", args=("tick", self.delivery_tick),
                           seconds=self.tick_seconds, id="tick", next_run_time=now, **common)
-        if maintenance_available():
-            scheduler.add_job(self._job, "interval", args=("maintenance", self.maintenance),
-                              hours=self.maintenance_hours, id="maintenance",
-                              next_run_time=now + timedelta(seconds=self.maintenance_delay_s), **common)
+        scheduler.add_job(self._job, "interval", args=("maintenance", self.maintenance),
+                          hours=self.maintenance_hours, id="maintenance",
+                          next_run_time=now + timedelta(seconds=self.maintenance_delay_s), **common)
         scheduler.start()
         self._scheduler = scheduler
         log.info("scheduler started poll_every=%ss tick_every=%ss", self.poll_seconds, self.tick_seconds)
@@ -201,18 +195,16 @@ class CastfiveScheduler:
         self.status.messages_failed += report.messages_failed
 
     async def maintenance(self) -> None:
-        """Daily upkeep: core.maintenance.prune(repos, clock, settings), when that module exists."""
-        if not maintenance_available():
-            return
+        """Daily upkeep: prune what nothing needs any more, the in-memory sent history too."""
+        services = self.services
         try:
-            prune = importlib.import_module(MAINTENANCE_MODULE).prune
-            result = prune(self.services.repos, self.services.clock, self.services.settings)
-            if inspect.isawaitable(result):
-                result = await result
-            self.status.last_maintenance_at = self.services.clock.now()
-            log.info("maintenance done: %s", result)
-        except Exception:
+            report = await prune(services.repos, services.clock, services.settings,
+                                 history=services.delivery.history)
+        except Exception:  # tomorrow's run tries again; nothing else depends on it
             log.exception("maintenance failed")
+            return
+        self.status.last_maintenance_at = services.clock.now()
+        log.info("maintenance done: %s", report)
 
     async def stop(self, grace_s: float = 3.0) -> None:
         """No new runs; sends in flight finish (up to `grace_s`) and are recorded; the rest stops."""
@@ -242,14 +234,6 @@ class CastfiveScheduler:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
-
-
-def maintenance_available() -> bool:
-    """Whether the daily prune module is installed in this tree."""
-    try:
-        return importlib.util.find_spec(MAINTENANCE_MODULE) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def _log_progress() -> Callable[[Any, str, float], None]:

@@ -9,10 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import signal
-import sys
-import types
 from datetime import UTC, datetime, timedelta
-from importlib.machinery import ModuleSpec
 from pathlib import Path
 
 import pytest
@@ -21,7 +18,7 @@ from bot import runtime
 from core.bootstrap import build_services
 from core.config import DataSettings, DeliverySettings, FeedSettings, Settings
 from core.models import DigestItem, OutcomeKind, SendOutcome, Subscriber
-from core.repos import MessageState, Repos
+from core.repos import LedgerEntry, LedgerMessage, MessageState, Repos
 from core.scheduler import CastfiveScheduler
 from tests.e2e.harness import read_store, seed_store, wait_until
 from tests.fakes.clock import FakeClock
@@ -340,22 +337,21 @@ async def test_a_failing_poll_is_logged_and_the_next_poll_runs(tmp_path, caplog)
     assert "poll job failed" in caplog.text
 
 
-async def test_daily_maintenance_calls_prune_with_repos_clock_and_settings(tmp_path, monkeypatch):
+async def test_daily_maintenance_prunes_old_ledger_entries_and_their_sent_history(tmp_path):
     services = await _services_with(tmp_path, chats=0)
-    seen = []
-
-    async def prune(repos, clock, settings):
-        seen.append((repos, clock, settings))
-        return "pruned 0"
-
-    module = types.ModuleType("core.maintenance")
-    module.__spec__ = ModuleSpec("core.maintenance", loader=None)
-    module.prune = prune  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "core.maintenance", module)
+    now = services.clock.now()
+    old = LedgerEntry(subscriber_id="telegram:1", local_date="2026-09-01", chosen_at=now - timedelta(days=88),
+                      messages=(LedgerMessage(insight_id="i00", state=MessageState.SENT),), finished=True)
+    recent = dataclasses.replace(old, local_date="2026-11-27", chosen_at=now - timedelta(days=1),
+                                 messages=(LedgerMessage(insight_id="i01", state=MessageState.SENT),))
+    for entry in (old, recent):
+        await services.repos.ledger.put(entry)
+    await services.delivery.start()  # the sent history, loaded from the ledger
     scheduler = CastfiveScheduler(services)
     await scheduler.maintenance()
-    assert seen == [(services.repos, services.clock, services.settings)]
-    assert scheduler.status.last_maintenance_at == services.clock.now()
+    assert [e.local_date for e in await services.repos.ledger.all()] == ["2026-11-27"]
+    assert services.delivery.history.sent_ids("telegram:1") == {"i01": "2026-11-27"}
+    assert scheduler.status.last_maintenance_at == now
 
 
 async def test_the_service_ticks_on_its_own_and_stops_when_asked(tmp_path):
