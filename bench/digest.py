@@ -293,6 +293,14 @@ async def run_round(directory: Path, journal: bool, platforms: list[str], compar
     _, figures["idle_tick"] = await timed(delivery.tick(), meter)  # a minute later: all done
     figures["flushes"], figures["snapshots"] = store.flushes, store.snapshots
     figures["disk_before_close"] = disk_usage(directory)
+    if compare:  # what a crash now would leave: the next start replays the round's journal
+        image = directory.parent / f"{directory.name}-crash"
+        shutil.copytree(directory, image)
+        recovered = TinyDBStore(image)
+        _, figures["recover"] = await timed(recovered.start(), meter)
+        figures["replayed"] = recovered.replayed
+        await recovered.close()
+        shutil.rmtree(image)
     _, figures["close"] = await timed(store.close(), meter)
     figures["maxrss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return figures
@@ -326,14 +334,19 @@ async def compare_choosing(builder: DigestBuilder, delivery: DeliveryService, sa
 
 
 def disk_usage(directory: Path) -> dict:
-    sizes = {"snapshot": 0, "journal": 0, "blobs": 0, "other": 0}
+    """MiB by role: snapshot, its last-good copy, journal, the folded journal kept for the .bak."""
+    names = {"castfive.json": "snapshot", "castfive.json.bak": ".bak",
+             "castfive.journal": "journal", "castfive.journal.1": "journal.1"}
+    sizes = dict.fromkeys([*names.values(), "blobs", "other"], 0.0)
     for path in directory.rglob("*"):
-        if not path.is_file():
-            continue
-        kind = ("blobs" if path.parent.name == "blobs" else "journal" if ".journal" in path.name
-                else "snapshot" if path.name.startswith("castfive.json") else "other")
-        sizes[kind] += path.stat().st_size
-    return {k: v / 2**20 for k, v in sizes.items()}
+        if path.is_file():
+            kind = "blobs" if path.parent.name == "blobs" else names.get(path.name, "other")
+            sizes[kind] += path.stat().st_size / 2**20
+    return sizes
+
+
+def sizes_text(sizes: dict) -> str:
+    return ", ".join(f"{k} {v:.1f} MiB" for k, v in sizes.items() if v or k == "blobs")
 
 
 def child(directory: Path, *args: str) -> dict:
@@ -368,8 +381,8 @@ def main() -> None:
     try:
         started = time.perf_counter()
         counts = asyncio.run(build_store(root / "main", 11, args.subscribers, args.days))
-        print(f"store: {counts} built in {time.perf_counter() - started:.0f} s; on disk "
-              + ", ".join(f"{k} {v:.1f} MiB" for k, v in disk_usage(root / "main").items()))
+        print(f"store: {counts} built in {time.perf_counter() - started:.0f} s; on disk: "
+              + sizes_text(disk_usage(root / "main")))
         for mode in ("journal", "whole"):  # the reference round: 64 subscribers, both flushes
             shutil.copytree(root / "main", root / mode)
         small = {mode: child(root / mode, mode, "discord", "0") for mode in ("journal", "whole")}
@@ -382,9 +395,8 @@ def main() -> None:
         print(line("round", r["round"], n))
         print(line("next tick", r["idle_tick"]))
         print(line("close (fold)", r["close"]))
-        disk = r["disk_before_close"]
-        print(f"store on disk after the round: snapshot {disk['snapshot']:.1f} MiB + journal "
-              f"{disk['journal']:.1f} MiB + blobs {disk['blobs']:.1f} MiB; peak memory "
+        print(line("crash restart", r["recover"]) + f" ({r['replayed']:,} records replayed)")
+        print(f"on disk after the round: {sizes_text(r['disk_before_close'])}; peak memory "
               f"(ru_maxrss) {r['maxrss_mib']:.0f} MiB")
         c = r["compare"]
         print(f"\nchoose only, {c['sample']} subscribers: new {c['new_ms']:.3f} ms vs old "
