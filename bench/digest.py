@@ -293,6 +293,7 @@ async def run_round(directory: Path, journal: bool, platforms: list[str], compar
     _, figures["idle_tick"] = await timed(delivery.tick(), meter)  # a minute later: all done
     figures["flushes"], figures["snapshots"] = store.flushes, store.snapshots
     figures["disk_before_close"] = disk_usage(directory)
+    figures["maxrss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if compare:  # what a crash now would leave: the next start replays the round's journal
         image = directory.parent / f"{directory.name}-crash"
         shutil.copytree(directory, image)
@@ -302,7 +303,6 @@ async def run_round(directory: Path, journal: bool, platforms: list[str], compar
         await recovered.close()
         shutil.rmtree(image)
     _, figures["close"] = await timed(store.close(), meter)
-    figures["maxrss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return figures
 
 
@@ -396,8 +396,8 @@ def main() -> None:
         print(line("next tick", r["idle_tick"]))
         print(line("close (fold)", r["close"]))
         print(line("crash restart", r["recover"]) + f" ({r['replayed']:,} records replayed)")
-        print(f"on disk after the round: {sizes_text(r['disk_before_close'])}; peak memory "
-              f"(ru_maxrss) {r['maxrss_mib']:.0f} MiB")
+        print(f"on disk after the round: {sizes_text(r['disk_before_close'])}; peak memory of "
+              f"the round (ru_maxrss) {r['maxrss_mib']:.0f} MiB")
         c = r["compare"]
         print(f"\nchoose only, {c['sample']} subscribers: new {c['new_ms']:.3f} ms vs old "
               f"{c['old_ms']:.2f} ms CPU per digest = {c['old_ms'] / c['new_ms']:.0f}x faster; "
