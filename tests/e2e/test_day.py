@@ -96,12 +96,17 @@ async def telegram_says(telegram: TimedTelegram, chat: int, text: str, *, mark: 
     return request.params
 
 
-async def subscribe_telegram(telegram: TimedTelegram, due: datetime, chats: dict[int, str]) -> None:
-    """/start then /time HH:MM Zone in every chat (the group's user is an admin)."""
+async def start_telegram(telegram: TimedTelegram, chats: dict[int, str]) -> None:
+    """/start in every chat (the group's user is an admin)."""
     telegram.set_member(GROUP, 42, "administrator")
-    for chat, zone in chats.items():
+    for chat in chats:
         welcome = await telegram_says(telegram, chat, "/start")
         assert "Welcome to Castfive" in welcome["text"]
+
+
+async def time_telegram(telegram: TimedTelegram, due: datetime, chats: dict[int, str]) -> None:
+    """/time HH:MM Zone in every chat: the local time of `due` in the chat's zone."""
+    for chat, zone in chats.items():
         confirmed = await telegram_says(telegram, chat, f"/time {local_hhmm(due, zone)} {zone}")
         assert local_hhmm(due, zone) in confirmed["text"], confirmed["text"]
 
@@ -210,8 +215,9 @@ async def test_a_day_new_episodes_to_one_digest_each_at_local_time_questions_and
     await wait_health(config["health"]["port"], lambda h: h["episodes"] == {"done": expected_episodes},
                       150, "every episode transcribed and its insights extracted", bot)
 
+    await start_telegram(telegram, ZONES)
     due = next_minute()
-    await subscribe_telegram(telegram, due, ZONES)
+    await time_telegram(telegram, due, ZONES)
     await telegram_says(telegram, PAUSED, "/pause")
     await subscribe_discord(discord, due, {CHANNEL_ID: (DISCORD_ZONES[0], False),
                                            OTHER_CHANNEL_ID: (DISCORD_ZONES[1], False)})
@@ -324,9 +330,10 @@ async def test_a_day_with_faults_and_a_kill_mid_round_loses_nothing_and_doubles_
                       "three episodes with insights despite the LLM's faults", bot)
     assert model.extractions >= 4  # the timed-out and the malformed window were asked again
 
-    due = next_minute()
     chats = {TOKYO: ZONES[TOKYO], NEW_YORK: ZONES[NEW_YORK], BERLIN: ZONES[BERLIN], BLOCKED: ZONES[BLOCKED]}
-    await subscribe_telegram(telegram, due, chats)
+    await start_telegram(telegram, chats)
+    due = next_minute()
+    await time_telegram(telegram, due, chats)
     channels = {CHANNEL_ID: (DISCORD_ZONES[0], False), OTHER_CHANNEL_ID: (DISCORD_ZONES[1], False),
                 DM_CHANNEL_ID: (DISCORD_ZONES[2], True)}
     await subscribe_discord(discord, due, channels)
@@ -355,6 +362,8 @@ async def test_a_day_with_faults_and_a_kill_mid_round_loses_nothing_and_doubles_
     assert code == 0 and took < 5.0
 
     assert_one_digest_each({who: get() for who, get in healthy.items()}, due, crashes=1, late_s=60)
+    to_new_york = [r for r in telegram.calls("sendMessage") if int(r.params["chat_id"]) == NEW_YORK]
+    assert len(to_new_york) > len([d for d in telegram.delivered if d.chat_id == NEW_YORK])  # the 429
     subscribers, ledger, _, store = await read_store(data)
     await store.close()
     by_id = {s.id: s for s in subscribers}
