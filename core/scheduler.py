@@ -129,7 +129,7 @@ class CastfiveScheduler:
         scheduler = AsyncIOScheduler(timezone="UTC")
         now = datetime.now().astimezone()
         self.status.started_at = self.services.clock.now()
-        # coalesce + our own overlap guard (_run): a long transcription never stacks up polls, and
+        # coalesce + our own overlap guard (_job): a long transcription never stacks up polls, and
         # a slow delivery round skips ticks quietly instead of APScheduler warning every second
         common: dict[str, Any] = dict(max_instances=2, coalesce=True, misfire_grace_time=None)
         scheduler.add_job(self._job, "interval", args=("poll", self.poll_and_process),

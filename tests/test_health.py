@@ -15,7 +15,7 @@ from core.health import health_report, start_health_server
 from core.models import EpisodeState
 from core.repos import Repos
 from core.scheduler import RuntimeStatus
-from tests.e2e.harness import free_port
+from tests.e2e.process import free_port
 from tests.fakes.clock import FakeClock
 from tests.fakes.memory_store import FakeStore
 from tests.fakes.seed import seed

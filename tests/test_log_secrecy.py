@@ -15,16 +15,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 from core.ids import feed_id_for
-from tests.e2e.harness import (
-    TELEGRAM_TOKEN,
-    Fault,
-    Item,
-    build_feed,
-    free_port,
-    scripted_model,
-    seed_store,
-    wait_until,
-)
+from tests.e2e.content import Item, build_feed, seed_store
+from tests.e2e.fakes import Fault, scripted_model
+from tests.e2e.process import TELEGRAM_TOKEN, free_port, wait_until
 from tests.fakes.fake_llm_server import FAKE_MODEL, Recorded, Scripted
 
 pytest_plugins = ["tests.e2e.fixtures"]  # telegram, feed_server, make_bot

@@ -20,7 +20,8 @@ from core.config import DataSettings, DeliverySettings, FeedSettings, Settings
 from core.models import DigestItem, OutcomeKind, SendOutcome, Subscriber
 from core.repos import LedgerEntry, LedgerMessage, MessageState, Repos
 from core.scheduler import CastfiveScheduler
-from tests.e2e.harness import read_store, seed_store, wait_until
+from tests.e2e.content import read_store, seed_store
+from tests.e2e.process import wait_until
 from tests.fakes.clock import FakeClock
 from tests.fakes.memory_store import FakeStore
 from tests.fakes.seed import seed

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest_asyncio
 
-from tests.e2e.harness import TELEGRAM_TOKEN, BotProcess, FeedServer, TimedTelegram, bot_env, write_config
+from tests.e2e.fakes import FeedServer, TimedTelegram
+from tests.e2e.process import TELEGRAM_TOKEN, BotProcess, bot_env, write_config
 
 
 @pytest_asyncio.fixture

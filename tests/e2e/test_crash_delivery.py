@@ -9,7 +9,8 @@ at most once per chat per crash. Every other message is sent exactly once.
 from __future__ import annotations
 
 from core.repos import MessageState
-from tests.e2e.harness import read_store, seed_store, wait_until
+from tests.e2e.content import read_store, seed_store
+from tests.e2e.process import wait_until
 
 pytest_plugins = ["tests.e2e.fixtures"]  # telegram, make_bot
 

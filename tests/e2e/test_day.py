@@ -33,21 +33,9 @@ import pytest_asyncio
 from core.blobs import load_transcript
 from core.ids import feed_id_for
 from tests.conftest import CORPUS
-from tests.e2e.harness import (
-    Delivered,
-    Fault,
-    FeedServer,
-    Item,
-    TimedTelegram,
-    build_feed,
-    free_port,
-    read_store,
-    script_to_vtt,
-    scripted_model,
-    timed_discord,
-    wait_health,
-    wait_until,
-)
+from tests.e2e.content import Item, build_feed, read_store, script_to_vtt
+from tests.e2e.fakes import Delivered, Fault, FeedServer, TimedTelegram, scripted_model, timed_discord
+from tests.e2e.process import free_port, wait_health, wait_until
 from tests.fakes.fake_llm_server import FAKE_MODEL, Recorded, Scripted
 
 pytestmark = pytest.mark.slow
