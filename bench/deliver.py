@@ -250,11 +250,27 @@ async def measure(repos: Repos, subs: list[Subscriber], report: dict[str, Any],
 # --- the round --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Experiment:
+    """Departures from the product's wiring, to measure a proposed change (all off by default)."""
+
+    concurrency: int | None = None  # DeliveryService max_concurrent instead of its default
+    burst: float | None = None  # the platform token buckets' burst (the service uses burst = rate)
+    per_platform: bool = False  # one DeliveryService per platform: each its own concurrency
+    ptb_retries: int | None = None  # AIORateLimiter max_retries (TelegramAdapter passes 3)
+
+    def describe(self) -> str:
+        parts = [f"token bucket burst={self.burst:g}"] if self.burst is not None else []
+        parts += ["one DeliveryService per platform"] if self.per_platform else []
+        parts += [f"AIORateLimiter max_retries={self.ptb_retries}"] if self.ptb_retries is not None else []
+        return f" | experiment: {', '.join(parts)}" if parts else ""
+
+
 async def run(telegram: int, discord: int, *, tick_seconds: float | None = None, limits: Limits | None = None,
-              delivery: dict[str, Any] | None = None, concurrency: int | None = None,
-              burst: float | None = None, progress: bool = False) -> Result:
+              delivery: dict[str, Any] | None = None, experiment: Experiment | None = None,
+              progress: bool = False, dump: Path | None = None) -> Result:
     """Seed, deliver every due digest through the real adapters, and measure."""
-    limits = limits or Limits()
+    limits, experiment = limits or Limits(), experiment or Experiment()
     rng = random.Random(7)
     tmp = Path(tempfile.mkdtemp(prefix="castfive-bench-deliver-"))
     fakes = await FakePlatforms.start(limits)
@@ -269,18 +285,22 @@ async def run(telegram: int, discord: int, *, tick_seconds: float | None = None,
         store = TinyDBStore(tmp)
         services = build_services(settings, clock=FakeClock(), store=store, fetcher=_Stub(),
                                   transcriber=_Stub(), extractor=_Stub())  # type: ignore[arg-type]
-        if concurrency is not None:
-            services.delivery = DeliveryService(services.repos, services.builder, services.clock, settings,
-                                                {}, max_concurrent=concurrency)
-        if burst is not None:
-            _set_burst(services.delivery, settings, burst)
         await store.start()
         subs = subscribers(rng, telegram, discord)
         changes = catalogue(rng) + services.repos.subscribers.changes(subs)
         for first in range(0, len(changes), 2000):
             await store.apply(changes[first:first + 2000])
-        result = await _deliver(services, settings, subs, fakes, limits, tick_seconds, progress)
-        result.settings["burst"] = burst
+        rounds = _deliveries(services, settings, experiment)
+        telegram_adapter = TelegramAdapter.from_settings(services.api, settings)
+        if experiment.ptb_retries is not None:
+            telegram_adapter = TelegramAdapter(
+                services.api, settings.secrets.telegram_token, base_url=settings.telegram.api_base_url,
+                messages_per_second=settings.delivery.telegram_messages_per_second,
+                max_retries=experiment.ptb_retries)
+        adapters = [telegram_adapter, DiscordAdapter.from_settings(services.api, settings)]
+        result = await _deliver(services, rounds, adapters, settings, subs, fakes, limits, tick_seconds,
+                                progress, dump)
+        result.settings["experiment"] = experiment.describe()
         await store.close()
         return result
     finally:
@@ -288,47 +308,65 @@ async def run(telegram: int, discord: int, *, tick_seconds: float | None = None,
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-async def _deliver(services: Services, settings: Settings, subs: list[Subscriber], fakes: FakePlatforms,
-                   limits: Limits, tick_seconds: float | None, progress: bool) -> Result:
-    adapters = [TelegramAdapter.from_settings(services.api, settings),
-                DiscordAdapter.from_settings(services.api, settings)]
+Rounds = list[tuple[DeliveryService, tuple[str, ...]]]  # each service and the platforms it sends to
+
+
+def _deliveries(services: Services, settings: Settings, experiment: Experiment) -> Rounds:
+    """The product's one DeliveryService, or the experiment's."""
+    if dataclasses.replace(experiment, ptb_retries=None) == Experiment():
+        return [(services.delivery, ("telegram", "discord"))]
+    groups = [("telegram",), ("discord",)] if experiment.per_platform else [("telegram", "discord")]
+    kwargs = {"max_concurrent": experiment.concurrency} if experiment.concurrency else {}
+    made = [(DeliveryService(services.repos, services.builder, services.clock, settings, {}, **kwargs), g)
+            for g in groups]
+    if experiment.burst is not None:
+        rates = {"telegram": settings.delivery.telegram_messages_per_second,
+                 "discord": settings.delivery.discord_messages_per_second}
+        for service, _ in made:
+            service._buckets = {name: TokenBucket(rate, experiment.burst)  # type: ignore[attr-defined]
+                                for name, rate in rates.items()}
+    return made
+
+
+async def _deliver(services: Services, rounds: Rounds, adapters: list[Any], settings: Settings,
+                   subs: list[Subscriber], fakes: FakePlatforms, limits: Limits, tick_seconds: float | None,
+                   progress: bool, dump: Path | None) -> Result:
     for adapter in adapters:
         await adapter.start()
-        services.delivery.ports[adapter.platform] = adapter
+        for service, platforms in rounds:
+            if adapter.platform in platforms:
+                service.ports[adapter.platform] = adapter
     interval = tick_seconds or settings.delivery.tick_seconds
     started = time.monotonic()
     ticks = 0
     try:
         while True:  # the scheduler's cadence: a tick every `interval` s, none while one runs
-            report = await services.delivery.tick()
+            reports = await asyncio.gather(*(service.tick() for service, _ in rounds))
             ticks += 1
+            due, finished = sum(r.due for r in reports), sum(r.digests_finished for r in reports)
             if progress:
-                print(f"tick {ticks} at {time.monotonic() - started:7.1f} s: due {report.due}, "
-                      f"finished {report.digests_finished}, sent {report.messages_sent}", flush=True)
-            if report.due == report.digests_finished or ticks >= 30:
+                print(f"tick {ticks} at {time.monotonic() - started:7.1f} s: due {due}, finished {finished}, "
+                      f"sent {sum(r.messages_sent for r in reports)}", flush=True)
+            if due == finished or ticks >= 30:
                 break
             await asyncio.sleep(interval - (time.monotonic() - started) % interval)
         deliver_s = time.monotonic() - started
     finally:
         for adapter in adapters:
             await adapter.stop()
-    figures = await measure(services.repos, subs, await fakes.report(), limits)
+    taken = await fakes.report()
+    if dump is not None:  # every accepted message and 429 with its time (one monotonic clock)
+        dump.write_text(json.dumps({"started": started, **taken}))
+    figures = await measure(services.repos, subs, taken, limits)
     await fakes.close()
     used = settings.delivery
     return Result(
         platforms=figures, deliver_s=deliver_s, ticks=ticks,
         settings={"telegram_messages_per_second": used.telegram_messages_per_second,
                   "discord_messages_per_second": used.discord_messages_per_second,
-                  "max_concurrent": _concurrency(services.delivery), "tick_seconds": interval},
+                  "max_concurrent": _concurrency(rounds[0][0]), "tick_seconds": interval},
         bot_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         fakes_rss_mib=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
-
-
-def _set_burst(delivery: DeliveryService, settings: Settings, burst: float) -> None:
-    """Experiment only: the service's platform buckets with another burst (it uses burst = rate)."""
-    rates = {"telegram": settings.delivery.telegram_messages_per_second,
-             "discord": settings.delivery.discord_messages_per_second}
-    delivery._buckets = {name: TokenBucket(rate, burst) for name, rate in rates.items()}  # type: ignore[attr-defined]
 
 
 def _concurrency(delivery: DeliveryService) -> int:
@@ -365,8 +403,7 @@ def table(result: Result) -> str:
         f"(tick every {s['tick_seconds']:g} s)",
         f"delivery settings: telegram_messages_per_second={s['telegram_messages_per_second']:g}, "
         f"discord_messages_per_second={s['discord_messages_per_second']:g}, "
-        f"max_concurrent={s['max_concurrent']}"
-        + (f", token bucket burst={s['burst']:g} (experiment)" if s.get("burst") is not None else ""),
+        f"max_concurrent={s['max_concurrent']}{s.get('experiment', '')}",
         f"peak memory (ru_maxrss): bot {result.bot_rss_mib:,.0f} MiB, "
         f"fakes' process {result.fakes_rss_mib:,.0f} MiB",
     ]
@@ -383,7 +420,6 @@ class _FirstFew(logging.Handler):
     def __init__(self, keep: int = 5) -> None:
         super().__init__(logging.WARNING)
         self.keep, self.counts = keep, Counter[str]()
-        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
         text = record.getMessage()
@@ -392,8 +428,8 @@ class _FirstFew(logging.Handler):
             # keep-alive thread notes the send time, which it reports as a whole interval behind
             return
         self.counts[record.name] += 1
-        if self.counts[record.name] <= self.keep:
-            print(self.format(record), file=sys.stderr)
+        if self.counts[record.name] <= self.keep:  # the message only: tracebacks would flood the table
+            print(f"{record.levelname} {record.name}: {text}", file=sys.stderr)
 
     def summary(self) -> str:
         more = {k: n - self.keep for k, n in self.counts.items() if n > self.keep}
@@ -410,8 +446,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, help="DeliveryService max_concurrent (default: its own)")
     parser.add_argument("--burst", type=float, help="experiment: DeliveryService's token buckets "
                         "with this burst (the code uses burst = rate)")
+    parser.add_argument("--per-platform", action="store_true",
+                        help="experiment: one DeliveryService per platform (the code shares one)")
+    parser.add_argument("--ptb-retries", type=int,
+                        help="experiment: AIORateLimiter max_retries (TelegramAdapter uses 3)")
     parser.add_argument("--tick-seconds", type=float, help="delivery tick cadence (default: the setting)")
     parser.add_argument("--progress", action="store_true", help="a line per tick")
+    parser.add_argument("--dump", type=Path, help="write what the fakes took and refused, with times")
     args = parser.parse_args()
     telegram = args.telegram if args.telegram is not None else (1_000 if args.quick else 10_000)
     discord = args.discord if args.discord is not None else (100 if args.quick else 1_000)
@@ -421,7 +462,9 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
     print(f"delivering to {telegram:,} Telegram chats and {discord:,} Discord channels ...", flush=True)
     result = asyncio.run(run(telegram, discord, tick_seconds=args.tick_seconds, delivery=overrides,
-                             concurrency=args.concurrency, burst=args.burst, progress=args.progress))
+                             experiment=Experiment(args.concurrency, args.burst, args.per_platform,
+                                                    args.ptb_retries),
+                             progress=args.progress, dump=args.dump))
     print(table(result))
     if handler.summary():
         print(f"warnings not shown: {handler.summary()}")

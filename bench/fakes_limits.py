@@ -146,18 +146,18 @@ class LimitedTelegramApi(FakeTelegramApi):
         if group is not None:
             group.record(now)
         response = await super()._handle(request)
+        if method == "sendMessage" and response.status == 200:
+            self._note(params, json.loads(response.body)["result"], now)  # type: ignore[arg-type]
         if not self.keep_history:
             self.requests.clear()
             self.messages.clear()
         return response
 
-    async def _m_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
-        sent = await super()._m_sendMessage(params)
+    def _note(self, params: dict[str, Any], sent: dict[str, Any], at: float) -> None:
         rows = (params.get("reply_markup") or {}).get("inline_keyboard") or [[{}]]
         data = rows[0][0].get("callback_data", "")
         insight = data[2:] if data.startswith("a:") else ""
-        self.accepted.append(Accepted(str(params["chat_id"]), insight, str(sent["message_id"]), self.clock()))
-        return sent
+        self.accepted.append(Accepted(str(params["chat_id"]), insight, str(sent["message_id"]), at))
 
 
 class LimitedDiscord(FakeDiscord):
@@ -201,19 +201,19 @@ class LimitedDiscord(FakeDiscord):
         if bucket is not None:
             response.headers.update(bucket.headers(now))
             if response.status == 200:
-                self._note(json.loads(response.body))  # type: ignore[arg-type]
+                self._note(json.loads(response.body), now)  # type: ignore[arg-type]
         if not self.keep_history:
             self.requests.clear()
             self.messages.clear()
             self.bodies.clear()
         return response
 
-    def _note(self, message: dict[str, Any]) -> None:
+    def _note(self, message: dict[str, Any], at: float) -> None:
         custom_ids = [c.get("custom_id", "") for row in message.get("components") or []
                       for c in row.get("components") or []]
         ask = next((c for c in custom_ids if c.startswith("castfive:ask:")), "")
         self.accepted.append(Accepted(message["channel_id"], ask.removeprefix("castfive:ask:"),
-                                      message["id"], self.clock()))
+                                      message["id"], at))
 
 
 def _too_many(wait: float, *, is_global: bool, headers: dict[str, str] | None = None) -> web.Response:
