@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -25,17 +26,26 @@ def resolve_catalogue_entry(entry: str, settings: Settings) -> str:
 
 
 async def sync_catalogue(poller: FeedPoller, repos: Repos, settings: Settings) -> list[str]:
-    """Add catalogue feeds not yet in the store; a broken one is logged and retried next start."""
-    added: list[str] = []
+    """Add catalogue feeds not yet in the store, a few at a time.
+
+    Cheap when nothing is missing, so the poll job calls it on every run: a feed that was down
+    at start is added as soon as it answers, without a restart.
+    """
+    missing = []
     for entry in settings.feeds.catalogue:
         source = resolve_catalogue_entry(entry, settings)
-        if await repos.feeds.get(feed_id_for(source)) is not None:
-            continue
-        try:
-            feed, _ = await poller.add_feed(source, origin="operator")
-        except CastfiveError as exc:
-            log.warning("catalogue feed not added feed=%s: %s", feed_id_for(source), exc)
-            continue
-        added.append(feed.id)
+        if await repos.feeds.get(feed_id_for(source)) is None:
+            missing.append(source)
+    gate = asyncio.Semaphore(8)
+
+    async def add(source: str) -> str | None:
+        async with gate:
+            try:
+                feed, _ = await poller.add_feed(source, origin="operator")
+            except CastfiveError as exc:
+                log.warning("catalogue feed not added yet feed=%s: %s", feed_id_for(source), exc)
+                return None
         log.info("catalogue feed added feed=%s title=%r", feed.id, feed.title)
-    return added
+        return feed.id
+
+    return [f for f in await asyncio.gather(*(add(s) for s in missing)) if f]

@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from core.config import Settings
 from core.digests import Catalog, DigestBuilder, SentHistory
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 MAX_RATE_LIMIT_RETRIES = 5
 MAX_TRANSIENT_RETRIES = 3
+EMPTY_RECHECK = timedelta(minutes=15)
 
 
 @dataclass
@@ -67,6 +68,7 @@ class DeliveryService:
         self._parallel = asyncio.Semaphore(max_concurrent)
         self._workers = max_concurrent
         self._tick_lock = asyncio.Lock()
+        self._empty_until: dict[str, datetime] = {}  # nothing to send yet: look again later
         self.last_tick: TickReport | None = None
 
     async def start(self) -> None:
@@ -90,7 +92,7 @@ class DeliveryService:
                 if subscriber.platform not in self.ports:
                     continue
                 day = due_date(subscriber, now, catch_up=self.settings.delivery.catch_up_missed)
-                if day is None:
+                if day is None or self._empty_until.get(subscriber.id, now) > now:
                     continue
                 # perf: only the flag is needed; building the LedgerEntry costs 0.3 ms a subscriber
                 entry = await self.repos.store.get(self.repos.ledger.name, ledger_key(subscriber.id, day))
@@ -127,12 +129,18 @@ class DeliveryService:
         picked = self.builder.choose(
             catalog, subscriber, self.history, self.clock.now(), date.fromisoformat(local_date)
         )
+        if not picked:
+            # Nothing good enough yet (never filler). The day is not recorded as done, so
+            # insights extracted later today still go out; until then, look every 15 minutes.
+            self._empty_until[subscriber.id] = self.clock.now() + EMPTY_RECHECK
+            return LedgerEntry(subscriber.id, local_date, (), self.clock.now(), finished=True,
+                               on_request=on_request)
+        self._empty_until.pop(subscriber.id, None)
         entry = LedgerEntry(
             subscriber_id=subscriber.id,
             local_date=local_date,
             messages=tuple(LedgerMessage(insight_id=i.id) for i in picked),
             chosen_at=self.clock.now(),
-            finished=not picked,
             on_request=on_request,
         )
         updated = dataclasses.replace(subscriber, last_digest_date=local_date)
@@ -163,6 +171,8 @@ class DeliveryService:
         """Send the not-yet-confirmed messages of the subscriber's digest for `local_date`."""
         report = report or TickReport()
         entry = await self.choose(subscriber, local_date, catalog)
+        if not entry.messages:
+            return entry  # nothing chosen yet: the day stays open (see choose)
         digest = self.digest_of(entry, catalog)
         items = {item.insight.id: item for item in digest.items}
         port = self.ports[subscriber.platform]

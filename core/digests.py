@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from core.feeds.fetching import is_private
 from core.codec import from_doc
 from core.config import Settings
 from core.models import (
@@ -342,12 +343,18 @@ def item_for(insight: Insight, catalog: Catalog, position: int = 1, total: int =
     """One insight with its show, episode and links to the moment it was said."""
     episode = catalog.episodes.get(insight.episode_id)
     feed = catalog.feeds.get(insight.feed_id)
+    audio_url = episode.audio_url if episode else None
+    page_url = episode.page_url if episode else None
+    if feed is not None and feed.private:
+        # A private feed's links usually carry its token: never hand them to a chat.
+        audio_url = None
+        page_url = None if page_url is None or is_private(page_url) else page_url
     return DigestItem(
         insight=insight,
         show_title=feed.title if feed else "",
         episode_title=episode.title if episode else "",
-        moment_url=moment_url(episode.audio_url if episode else None, insight.start),
-        page_url=episode.page_url if episode else None,
+        moment_url=moment_url(audio_url, insight.start),
+        page_url=page_url,
         position=position,
         total=total,
     )

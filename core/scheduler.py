@@ -19,6 +19,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from core.bootstrap import Services
+from core.catalogue import sync_catalogue
 from core.maintenance import prune
 from core.models import DigestItem, SendOutcome, Subscriber
 from core.ports import ChatPort
@@ -162,6 +163,7 @@ class CastfiveScheduler:
         """Poll the feeds that are due, then move every episode with work forward."""
         services = self.services
         try:
+            await sync_catalogue(services.poller, services.repos, services.settings)
             reports = await services.poller.poll_due()
             self.status.last_poll_at = services.clock.now()
             self.status.polls += 1

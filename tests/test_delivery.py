@@ -205,3 +205,18 @@ async def test_subscribers_in_several_zones_get_one_digest_per_local_day(world):
     assert len(port.sent) == len(set(port.sent)), "no insight sent twice to one chat"
     # Los Angeles was still on 27 Nov at 00:00 UTC: catch-up delivered that day's digest too.
     assert ("telegram:2", "2026-11-27") in days
+
+
+async def test_nothing_to_send_at_delivery_time_does_not_end_the_day():
+    store, clock, port = FakeStore(), FakeClock(datetime(2026, 11, 28, 8, 1, tzinfo=UTC)), FakeChatPort()
+    await subscribe(store, "1")
+    delivery = make(store, clock, port)
+    await delivery.tick()
+    assert port.sent == [] and await Repos(store).ledger.all() == []
+    await seed(Repos(store))  # the morning's episodes finish processing after 08:00
+    clock.advance(minutes=5)
+    await delivery.tick()
+    assert port.sent == [], "an empty subscriber is looked at again only every 15 minutes"
+    clock.advance(minutes=11)
+    await delivery.tick()
+    assert len(port.sent) == 5

@@ -145,3 +145,10 @@ async def test_a_reply_without_a_message_becomes_an_llm_error(
     client = LiteLLMClient(fake_llm.settings(), api_key=KEY)
     with pytest.raises(LLMError):
         await client.complete(MESSAGES, max_tokens=5)
+
+
+async def test_a_local_server_works_without_any_key(fake_llm: FakeLLMServer, monkeypatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    fake_llm.reply("fine")
+    reply = await LiteLLMClient(fake_llm.settings(), api_key="").complete(MESSAGES, max_tokens=5)
+    assert reply.text == "fine"

@@ -184,3 +184,17 @@ async def test_migrate_keeps_today_s_ledger_under_the_new_id(seeded):
     assert moved.id == "telegram:-1001"
     assert await services.repos.ledger.get(ledger_key("telegram:-1001", "2026-11-28")) is not None
     assert await services.api.get_subscriber("telegram:-1") is None
+
+
+async def test_a_private_feed_never_puts_its_tokened_links_in_a_digest(seeded):
+    services, _, _, insights = seeded
+    feed = await services.repos.feeds.get(insights[0].feed_id)
+    episode = await services.repos.episodes.get(insights[0].episode_id)
+    await services.repos.feeds.put(feed.__class__(**{**feed.__dict__, "private": True}))
+    await services.repos.episodes.put(episode.__class__(**{
+        **episode.__dict__, "audio_url": "https://cdn.example.org/a.mp3?token=s3cret",
+        "page_url": "https://example.org/ep?auth=s3cret"}))
+    item = await services.api.insight_item(insights[0].id)
+    assert item.moment_url is None and item.page_url is None
+    other = await services.api.insight_item(insights[-1].id)
+    assert other.moment_url and "#t=" in other.moment_url

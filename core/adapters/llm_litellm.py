@@ -57,7 +57,8 @@ class LiteLLMClient:
             "model": self.model,
             "messages": [dict(m) for m in messages],
             "api_base": self.settings.api_base or None,
-            "api_key": self._api_key or None,
+            # A local OpenAI-compatible server takes any key, but litellm refuses to send none.
+            "api_key": self._api_key or ("no-key" if self.settings.api_base else None),
             "timeout": self.settings.timeout_s,
             "max_tokens": max_tokens,
             # The pipeline retries whole episodes later; retries here would multiply waits and cost.
