@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -144,7 +144,7 @@ class CastfiveScheduler:
         self._scheduler = scheduler
         log.info("scheduler started poll_every=%ss tick_every=%ss", self.poll_seconds, self.tick_seconds)
 
-    async def _job(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
+    async def _job(self, name: str, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run `work` as a task we can stop; skip quietly while the previous run is still going."""
         if name in self._running or self.status.stopping:
             log.debug("job %s still running: this run is skipped", name)

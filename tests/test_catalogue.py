@@ -1,4 +1,4 @@
-"""The operator's catalogue: local paths resolve beside the config, and a feed down at start is added later."""
+"""The operator's catalogue: paths resolve beside the config; a feed down at start is added later."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ async def test_a_catalogue_feed_that_is_down_at_start_is_added_once_it_answers(f
     up = {"ok": False}
 
     async def feed(request: web.Request) -> web.Response:
-        return web.Response(body=FEED, content_type="application/rss+xml") if up["ok"] else web.Response(status=503)
+        if not up["ok"]:
+            return web.Response(status=503)
+        return web.Response(body=FEED, content_type="application/rss+xml")
 
     async with serve_app({"/feed.xml": feed}) as base:
         settings = Settings(http=HttpSettings(allow_private_addresses=True),
