@@ -12,6 +12,10 @@ Prints the messages per second each platform accepted as a share of its limit, d
 delivered, lost (the ledger says sent but the platform never took it, or a due chat got fewer
 than its chosen five) and duplicated (one chat got one insight twice), 429s, the time to deliver
 everything and peak memory.
+
+Speed is a share of each platform's limit. `--telegram-rate`/`--discord-rate` override the
+[delivery] settings; `--burst`, `--ptb-retries`, `--per-platform` and `--concurrency` change the
+product's wiring for one run, to measure a proposed change before making it (the table says so).
 """
 
 from __future__ import annotations
