@@ -54,6 +54,7 @@ from core.repos import MessageState, Repos, ledger_key  # noqa: E402
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)  # every digest (08:00 UTC) is due
 DAY = NOW.date().isoformat()
+DIGEST_SIZE = Settings().insights.digest_size
 FAKES = Path(__file__).resolve().parent / "fakes_limits.py"
 SYLLABLES = "ka lo mi ne ru sa ti vo ze da fi gu ha je ko lu ma no pi qu re su ta ve wo xi yu zo".split()
 
@@ -169,6 +170,7 @@ class PlatformFigures:
     subscribers: int = 0
     delivered: int = 0  # digests whose every chosen insight the platform took, ledger finished
     lost: int = 0
+    short: int = 0  # digests that chose fewer than five insights
     duplicated: int = 0  # extra copies of an insight in one chat
     messages: int = 0  # messages the platform accepted
     refused: dict[str, int] = field(default_factory=dict)
@@ -244,6 +246,7 @@ async def measure(repos: Repos, subs: list[Subscriber], report: dict[str, Any],
         complete = entry is not None and entry.finished and len(entry.messages) > 0 and all(
             m.state == MessageState.SENT and m.insight_id in insights and set(m.message_ids) <= message_ids
             for m in entry.messages)
+        fig.short += entry is not None and len(entry.messages) < DIGEST_SIZE
         if complete:
             fig.delivered += 1
         else:
@@ -287,8 +290,9 @@ async def run(telegram: int, discord: int, *, tick_seconds: float | None = None,
             discord=DiscordSettings(api_base_url=hello["discord_api"], gateway_url=hello["discord_gateway"]),
             secrets=Secrets(telegram_token=hello["telegram_token"], discord_token=hello["discord_token"]))
         store = TinyDBStore(tmp)
-        services = build_services(settings, clock=FakeClock(), store=store, fetcher=_Stub(),
-                                  transcriber=_Stub(), extractor=_Stub())  # type: ignore[arg-type]
+        stub: Any = _Stub()
+        services = build_services(settings, clock=FakeClock(), store=store, fetcher=stub, transcriber=stub,
+                                  extractor=stub)
         await store.start()
         subs = subscribers(rng, telegram, discord)
         changes = catalogue(rng) + services.repos.subscribers.changes(subs)
@@ -319,16 +323,16 @@ def _deliveries(services: Services, settings: Settings, experiment: Experiment) 
     """The product's one DeliveryService, or the experiment's."""
     if dataclasses.replace(experiment, ptb_retries=None) == Experiment():
         return [(services.delivery, ("telegram", "discord"))]
-    groups = [("telegram",), ("discord",)] if experiment.per_platform else [("telegram", "discord")]
-    kwargs = {"max_concurrent": experiment.concurrency} if experiment.concurrency else {}
-    made = [(DeliveryService(services.repos, services.builder, services.clock, settings, {}, **kwargs), g)
-            for g in groups]
+    groups: list[tuple[str, ...]] = [("telegram",), ("discord",)] if experiment.per_platform \
+        else [("telegram", "discord")]
+    concurrency = experiment.concurrency or _concurrency(services.delivery)
+    made: Rounds = [(DeliveryService(services.repos, services.builder, services.clock, settings, {},
+                                     max_concurrent=concurrency), g) for g in groups]
     if experiment.burst is not None:
         rates = {"telegram": settings.delivery.telegram_messages_per_second,
                  "discord": settings.delivery.discord_messages_per_second}
         for service, _ in made:
-            service._buckets = {name: TokenBucket(rate, experiment.burst)  # type: ignore[attr-defined]
-                                for name, rate in rates.items()}
+            service._buckets = {name: TokenBucket(rate, experiment.burst) for name, rate in rates.items()}
     return made
 
 
@@ -375,7 +379,7 @@ async def _deliver(services: Services, rounds: Rounds, adapters: list[Any], sett
 
 def _concurrency(delivery: DeliveryService) -> int:
     """How many digests the service sends at once (private to it: read for the report only)."""
-    return delivery._parallel._value  # type: ignore[attr-defined]
+    return int(delivery._parallel._value)
 
 
 # --- output -----------------------------------------------------------------------------------
@@ -388,6 +392,7 @@ def table(result: Result) -> str:
         ("subscribers due", f"{tg.subscribers:,}", f"{dc.subscribers:,}"),
         ("digests delivered", f"{tg.delivered:,}", f"{dc.delivered:,}"),
         ("digests lost", f"{tg.lost:,}", f"{dc.lost:,}"),
+        (f"digests of fewer than {DIGEST_SIZE}", f"{tg.short:,}", f"{dc.short:,}"),
         ("insights duplicated", f"{tg.duplicated:,}", f"{dc.duplicated:,}"),
         ("messages accepted", f"{tg.messages:,}", f"{dc.messages:,}"),
         ("first to last message", f"{tg.span_s:,.1f} s", f"{dc.span_s:,.1f} s"),

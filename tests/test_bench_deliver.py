@@ -39,7 +39,7 @@ async def test_the_bench_delivers_every_digest_exactly_once_within_both_platform
     tg, dc = result.platforms["telegram"], result.platforms["discord"]
     assert (tg.subscribers, tg.delivered, tg.messages) == (12, 12, 60)
     assert (dc.subscribers, dc.delivered, dc.messages) == (3, 3, 15)
-    assert result.lost == 0 and result.duplicated == 0
+    assert result.lost == 0 and result.duplicated == 0 and tg.short == dc.short == 0
     assert tg.busiest_second <= 30 and dc.busiest_second <= 50
     assert "share of platform limit" in table(result) and result.bot_rss_mib > 0
 
