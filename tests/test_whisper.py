@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 from dataclasses import dataclass, replace
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from core.adapters.whisper import WhisperTranscriber, bundled_model_path
+import core.adapters.whisper as whisper
+from core.adapters.whisper import WhisperTranscriber, bundled_model_path, cpu_threads
 from core.config import TranscriptionSettings
 from core.errors import AudioError, TranscriptionError
 from core.models import Segment
@@ -39,6 +41,13 @@ def test_bundled_model_is_the_tiny_en_folder_of_the_package() -> None:
     path = bundled_model_path()
     assert path.name == "model" and (path / "model.bin").is_file()
     assert (path / "tokenizer.json").is_file()
+
+
+def test_threads_default_to_the_cores_shared_among_concurrent_transcriptions() -> None:
+    cores = min(4, os.cpu_count() or 1)
+    assert cpu_threads(TranscriptionSettings()) == cores
+    assert cpu_threads(TranscriptionSettings(max_concurrent=2)) == max(1, cores // 2)
+    assert cpu_threads(TranscriptionSettings(cpu_threads=3)) == 3
 
 
 def test_name_records_the_model_for_the_transcript_source() -> None:
@@ -86,6 +95,18 @@ def test_progress_rises_and_ends_at_one(episode_3: Run) -> None:
     assert fractions == sorted(fractions)
     assert 0 < fractions[0] < 1
     assert fractions[-2] > 0.85 and fractions[-1] == 1.0
+
+
+async def test_audio_decoded_in_windows_keeps_episode_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(whisper, "WINDOW_S", 20.0)  # three windows instead of one
+    segments = await _transcriber().transcribe(DEMO / "episode-3.mp3")
+    cues = _vtt_cues(DEMO / "episode-3.vtt")
+    for needle in ("sponsored by", "raising prices", "support email", "before lunch"):
+        truth = next(start for start, text in cues if needle in text.lower())
+        heard = next(s for s in segments if needle in s.text.lower())
+        assert heard.start - 1.0 <= truth <= heard.end + 1.0, (needle, heard, truth)
+    assert [s.start for s in segments] == sorted(s.start for s in segments)
+    assert segments[-1].end <= 60.5
 
 
 @pytest.mark.parametrize(

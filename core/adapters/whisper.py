@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,7 @@ MIN_DECODED_SHARE = 0.5
 # Word timings let us cut each (up to 30 s) chunk into sentences with exact times, for quotes.
 # Whisper's own segment timestamps in batched mode drop text (measured: WER 0.24 against 0.11).
 WORD_TIMESTAMPS = True
-MAX_SENTENCE_WORDS = 40  # a run-on without punctuation still becomes quotable pieces
+MAX_SENTENCE_WORDS = 30  # a run-on without punctuation still becomes quotable pieces
 
 
 def bundled_model_path() -> Path:
@@ -40,6 +41,17 @@ def bundled_model_path() -> Path:
     if not (path / "model.bin").is_file():
         raise TranscriptionError(f"The bundled speech model is incomplete: no model.bin in {path}.")
     return path
+
+
+def cpu_threads(settings: TranscriptionSettings) -> int:
+    """Threads per transcription: 0 means the cores (at most 4) shared by the concurrent ones.
+
+    CTranslate2's own default is 4 threads, which on a 2-core machine costs ~9% more CPU for the
+    same work (bench/transcribe.py --sweep).
+    """
+    if settings.cpu_threads > 0:
+        return settings.cpu_threads
+    return max(1, min(4, os.cpu_count() or 1) // settings.max_concurrent)
 
 
 class WhisperTranscriber:
@@ -74,7 +86,7 @@ class WhisperTranscriber:
                 source,
                 device=s.device,
                 compute_type=s.compute_type,
-                cpu_threads=s.cpu_threads,
+                cpu_threads=cpu_threads(s),
                 num_workers=s.max_concurrent,  # lets concurrent transcriptions really run together
             )
         except Exception as exc:
