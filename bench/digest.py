@@ -289,7 +289,8 @@ async def run_round(directory: Path, journal: bool, platforms: list[str], compar
     if compare:
         figures["compare"] = await compare_choosing(builder, delivery, compare)
     report, figures["round"] = await timed(delivery.tick(), meter)
-    figures["digests"], figures["sent"] = report.digests_finished, report.messages_sent
+    figures["due"], figures["digests"] = report.due, report.digests_finished
+    figures["sent"] = report.messages_sent
     _, figures["idle_tick"] = await timed(delivery.tick(), meter)  # a minute later: all done
     figures["flushes"], figures["snapshots"] = store.flushes, store.snapshots
     figures["disk_before_close"] = disk_usage(directory)
@@ -388,8 +389,9 @@ def main() -> None:
         small = {mode: child(root / mode, mode, "discord", "0") for mode in ("journal", "whole")}
         r = child(root / "main", "journal", "telegram,discord", str(args.sample))
         n = r["digests"]
-        print(f"\nround (DeliveryService.tick, journal): {n:,} digests, {r['sent']:,} messages, "
-              f"{r['flushes']:,} group commits, {r['snapshots']} snapshots")
+        print(f"\nround (DeliveryService.tick, journal): {r['due']:,} due, {n:,} digests sent "
+              f"({r['due'] - n} had nothing good enough: their day stays open), {r['sent']:,} "
+              f"messages, {r['flushes']:,} group commits, {r['snapshots']} snapshots")
         print(line("open store", r["open"]))
         print(line("load history", r["history"]))
         print(line("round", r["round"], n))
