@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -67,6 +68,9 @@ class Runtime:
         settings = self.services.settings
         await self.services.start()
         self._services_started = True
+        # The sent history and caches loaded at start live as long as the process: keep them out
+        # of the collector's scans, whose passes over them were the longest event-loop stalls.
+        gc.freeze()
         for adapter in self.adapters:
             await adapter.start()
             self.started_adapters.append(adapter)
