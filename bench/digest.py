@@ -285,6 +285,7 @@ async def run_round(directory: Path, journal: bool, platforms: list[str], compar
     ports = {p: InstantPort() for p in platforms}
     delivery = DeliveryService(repos, builder, FixedClock(), settings, ports)
     _, history = await timed(delivery.start(), meter)
+    gc.freeze()  # as bot/runtime.py does once the store and history are loaded
     figures = {"open": opened, "history": history}
     if compare:
         figures["compare"] = await compare_choosing(builder, delivery, compare)
