@@ -268,7 +268,7 @@ def main() -> int:
         print("\nvariants of the defaults:")
         variants = {
             "beam 1 (greedy)": {"settings": {"beam_size": 1}},
-            "batch 8": {"settings": {"batch_size": 8}},
+            "batch 4": {"settings": {"batch_size": 4}},
             "batch 16": {"settings": {"batch_size": 16}},
             "cpu_threads 1": {"settings": {"cpu_threads": 1}},
             "cpu_threads 4": {"settings": {"cpu_threads": 4}},
