@@ -21,6 +21,7 @@ import tempfile
 import time
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,20 +29,23 @@ REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
 RATE = 22050  # espeak-ng's rate; the MP3 is 16 kHz like most speech podcasts' decoders see it
 
-LISTENER_QUESTIONS = """
-[chapter: Listener questions]
-HOST: Now it is time for listener questions. Our first question comes from Alex in Toronto, who asks how to keep a side project alive.
-GUEST: Pick one evening a week and protect it. Small regular sessions beat rare long weekends, because you never lose the thread of what you were doing.
-HOST: Our second question is about hiring. Jordan wants to know when to hire the first support person.
-GUEST: Earlier than you think. When the founders spend more than a day a week on support email, the product stops getting better.
-HOST: That is all the time we have for questions. Thanks to everyone who wrote in.
-"""
+LISTENER_QUESTIONS = "\n".join((
+    "[chapter: Listener questions]",
+    "HOST: Now it is time for listener questions. Our first question comes from Alex in Toronto, "
+    "who asks how to keep a side project alive.",
+    "GUEST: Pick one evening a week and protect it. Small regular sessions beat rare long weekends, "
+    "because you never lose the thread of what you were doing.",
+    "HOST: Our second question is about hiring. Jordan wants to know when to hire the first support person.",
+    "GUEST: Earlier than you think. When the founders spend more than a day a week on support email, "
+    "the product stops getting better.",
+    "HOST: That is all the time we have for questions. Thanks to everyone who wrote in.",
+))
 
 
 # --- building the episode ---------------------------------------------------------
 
 
-def _make_demo():  # type: ignore[no-untyped-def]
+def _make_demo() -> Any:
     spec = importlib.util.spec_from_file_location("make_demo", REPO / "examples/demo/make_demo.py")
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     sys.modules["make_demo"] = module  # dataclasses look their module up while decorating
@@ -266,7 +270,7 @@ def main() -> int:
 
     if args.sweep:
         print("\nvariants of the defaults:")
-        variants = {
+        variants: dict[str, dict[str, Any]] = {
             "beam 1 (greedy)": {"settings": {"beam_size": 1}},
             "batch 4": {"settings": {"batch_size": 4}},
             "batch 16": {"settings": {"batch_size": 16}},

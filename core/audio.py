@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -148,9 +149,11 @@ def _syncsafe(data: bytes) -> int:
 def _not_audio_reason(head: bytes) -> str:
     text = head[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in text[:200]:
-        return "The download is a web page (HTML), not audio: the server probably sent an error or login page."
+        return ("The download is a web page (HTML), not audio: "
+                "the server probably sent an error or login page.")
     if text.startswith((b"<?xml", b"<rss", b"<feed", b"<error")):
-        return "The download is an XML document, not audio: the enclosure URL may point at a feed or an error."
+        return ("The download is an XML document, not audio: "
+                "the enclosure URL may point at a feed or an error.")
     if text.startswith((b"{", b"[")):
         return "The download is JSON, not audio: the enclosure URL probably points at an API error."
     if head[:4] == b"%PDF":
@@ -177,7 +180,7 @@ def probe_duration(path: Path) -> float | None:
             return None
     except AudioError:
         raise
-    except Exception as exc:  # PyAV raises FFmpegError subclasses, OSError, ValueError...
+    except Exception as exc:  # noqa: BLE001 - PyAV raises FFmpegError subclasses, OSError, ValueError
         raise AudioError(f"The audio file could not be opened: {_short(exc)}.") from None
 
 
@@ -229,7 +232,7 @@ def decode_windows(
                 pending.append(out.to_ndarray().reshape(-1))
     except AudioError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever the decoder raises, the caller gets AudioError
         raise AudioError(f"The audio could not be decoded: {_short(exc)}.") from None
     if bad_frames:
         log.warning("skipped %d undecodable audio frames", bad_frames)
@@ -239,7 +242,7 @@ def decode_windows(
             yield offset / SAMPLE_RATE, samples.astype(np.float32) / 32768.0
 
 
-def _frames(container, av):  # type: ignore[no-untyped-def]
+def _frames(container: Any, av: Any) -> Iterator[Any]:
     """Decoded frames; None for a frame the decoder rejects (a glitch, not a reason to stop)."""
     iterator = container.decode(audio=0)
     while True:
