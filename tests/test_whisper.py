@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import time
+import wave
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -109,6 +110,16 @@ async def test_audio_decoded_in_windows_keeps_episode_times(monkeypatch: pytest.
     assert segments[-1].end <= 60.5
 
 
+async def test_a_silent_stereo_file_gives_no_segments_rather_than_invented_text(tmp_path: Path) -> None:
+    path = tmp_path / "silence.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(44_100)
+        w.writeframes(bytes(4 * 44_100 * 12))
+    assert await _transcriber().transcribe(path) == ()
+
+
 @pytest.mark.parametrize(
     ("fixture", "error", "reason"),
     [
@@ -165,6 +176,19 @@ async def test_two_calls_overlap_when_two_are_allowed() -> None:
     transcriber = _transcriber(max_concurrent=2)
     await asyncio.gather(transcriber.transcribe(CLIP), transcriber.transcribe(CLIP))
     assert transcriber.peak_running == 2
+
+
+async def test_cancelled_transcription_keeps_its_slot_until_the_thread_has_stopped() -> None:
+    transcriber = _transcriber(max_concurrent=1)
+    await transcriber.start()
+    task = asyncio.create_task(transcriber.transcribe(DEMO / "episode-1.mp3"))
+    await asyncio.sleep(0.5)
+    assert transcriber.running == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert transcriber.running == 0  # the worker thread is done: no hidden second transcription
+    assert await transcriber.transcribe(CLIP)
 
 
 async def test_model_is_loaded_once_however_many_callers() -> None:

@@ -113,8 +113,19 @@ class WhisperTranscriber:
             if on_progress is not None:
                 loop.call_soon_threadsafe(on_progress, fraction)
 
+        stop = threading.Event()
         async with self._slots:
-            segments = await asyncio.to_thread(self._counted, path, declared, report)
+            work = asyncio.ensure_future(asyncio.to_thread(self._counted, path, declared, report, stop))
+            try:
+                segments = await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # A thread cannot be killed: ask it to stop between batches and keep the slot
+                # until it has, so cancelled work never pushes us past max_concurrent.
+                stop.set()
+                await asyncio.wait({work})
+                if not work.cancelled():
+                    work.exception()  # retrieved: the cancellation is what the caller sees
+                raise
         if on_progress is not None:
             on_progress(1.0)
         return segments
@@ -127,19 +138,19 @@ class WhisperTranscriber:
         return declared
 
     def _counted(
-        self, path: Path, declared: float | None, report: ProgressCallback
+        self, path: Path, declared: float | None, report: ProgressCallback, stop: threading.Event
     ) -> tuple[Segment, ...]:
         with self._count_lock:
             self.running += 1
             self.peak_running = max(self.peak_running, self.running)
         try:
-            return self._transcribe_file(path, declared, report)
+            return self._transcribe_file(path, declared, report, stop)
         finally:
             with self._count_lock:
                 self.running -= 1
 
     def _transcribe_file(
-        self, path: Path, declared: float | None, report: ProgressCallback
+        self, path: Path, declared: float | None, report: ProgressCallback, stop: threading.Event
     ) -> tuple[Segment, ...]:
         segments: list[Segment] = []
         done = 0.0
@@ -149,6 +160,8 @@ class WhisperTranscriber:
                 decoded_s = offset + samples.size / 16_000
                 check_duration(decoded_s, self._settings.max_duration_hours)  # lying headers
                 for segment in self._window_segments(samples, offset):
+                    if stop.is_set():
+                        raise TranscriptionError("Speech-to-text was cancelled.")
                     segments.append(segment)
                     if declared:
                         done = max(done, min(segment.end / declared, 1.0))
