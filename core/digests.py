@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from core.feeds.fetching import is_private
 from core.codec import from_doc
 from core.config import Settings
+from core.feeds.fetching import is_private
 from core.models import (
     Digest,
     DigestItem,
@@ -152,7 +152,7 @@ class DigestBuilder:
         """Rebuild the sent-history index from the ledger, off the event loop, batch by batch."""
         history = SentHistory()  # published only when complete: safe to fill from a thread
         async for docs in document_batches(self.repos.store, "ledger"):
-            await asyncio.to_thread(lambda docs=docs: [history.record_doc(d) for d in docs])
+            await asyncio.to_thread(_record_all, history, docs)
         return history
 
     async def load_subscribers(self) -> list[Subscriber]:
@@ -375,3 +375,9 @@ def _build_catalog(feed_docs: list, episode_docs: list, insight_docs: list) -> C
     for insight in insights.values():
         by_feed[insight.feed_id].append(insight)
     return Catalog(feeds=feeds, episodes=episodes, insights=insights, by_feed=dict(by_feed))
+
+
+def _record_all(history: SentHistory, docs: list[Doc]) -> None:
+    """Index a batch of ledger documents (run in a thread)."""
+    for doc in docs:
+        history.record_doc(doc)

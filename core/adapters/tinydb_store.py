@@ -195,7 +195,7 @@ class TinyDBStore:
         texts = tuple(self._visible.get(table, {}).values())
         for start in range(0, len(texts), size):
             part = texts[start:start + size]
-            yield await asyncio.to_thread(lambda part=part: [json.loads(t) for t in part])
+            yield await asyncio.to_thread(_decode_all, part)
 
     # --- writes -------------------------------------------------------------------
 
@@ -401,3 +401,8 @@ def _size(path: Path) -> int:
 
 def _reason(exc: BaseException) -> str:
     return (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)) or "unknown"
+
+
+def _decode_all(texts: tuple[str, ...]) -> list[Doc]:
+    """Documents from their JSON texts (run in a thread)."""
+    return [json.loads(t) for t in texts]
