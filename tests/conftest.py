@@ -14,7 +14,14 @@ CORPUS = REPO.parent / "shared" / "corpus"
 DATA = Path(__file__).resolve().parent / "data"
 
 # Shared fixtures (fake_telegram, fake_llm, http_server): test modules use them by name, no import.
-pytest_plugins = ["tests.fakes.telegram_api", "tests.fakes.fake_llm_server", "tests.fakes.http_server"]
+pytest_plugins = [  # the shared fakes, registered once so every test module can use their fixtures
+    "tests.fakes.telegram_api",
+    "tests.fakes.fake_llm_server",
+    "tests.fakes.http_server",
+    "tests.fakes.discord_api",
+    "tests.fakes.discord_world",
+    "tests.e2e.fixtures",
+]
 
 
 @pytest.fixture

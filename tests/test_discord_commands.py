@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from tests.fakes.discord_api import FakeDiscord, Interaction
     from tests.fakes.discord_world import World
 
-pytest_plugins = ["tests.fakes.discord_api", "tests.fakes.discord_world"]  # fake_discord, world
 
 
 async def answer(fake: FakeDiscord, ix: Interaction) -> dict:

@@ -13,7 +13,6 @@ from tests.fakes.fake_castfive_api import make_item
 if TYPE_CHECKING:
     from tests.fakes.discord_world import World
 
-pytest_plugins = ["tests.fakes.discord_api", "tests.fakes.discord_world"]  # fake_discord, world
 
 
 async def test_a_daily_post_is_an_embed_with_ask_up_and_down_buttons(world: World) -> None:

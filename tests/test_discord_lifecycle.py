@@ -17,7 +17,6 @@ from tests.fakes.fake_castfive_api import FakeCastfiveApi
 if TYPE_CHECKING:
     from tests.fakes.discord_api import FakeDiscord
 
-pytest_plugins = ["tests.fakes.discord_api"]  # fake_discord
 
 
 def adapter_for(fake: FakeDiscord, token: str = TOKEN) -> DiscordAdapter:

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from tests.fakes.discord_api import FakeDiscord, Interaction
     from tests.fakes.discord_world import World
 
-pytest_plugins = ["tests.fakes.discord_api", "tests.fakes.discord_world"]  # fake_discord, world
 
 
 async def post_insight(world: World, chat_id: int = CHANNEL_ID) -> dict:

@@ -20,8 +20,6 @@ from tests.e2e.fakes import Fault, scripted_model
 from tests.e2e.process import TELEGRAM_TOKEN, free_port, wait_until
 from tests.fakes.fake_llm_server import FAKE_MODEL, Recorded, Scripted
 
-pytest_plugins = ["tests.e2e.fixtures"]  # telegram, feed_server, make_bot
-
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo"
 QUERY_SECRET = "secret123"
 PASSWORD = "hunter2pass"

@@ -26,8 +26,6 @@ from tests.fakes.clock import FakeClock
 from tests.fakes.memory_store import FakeStore
 from tests.fakes.seed import seed
 
-pytest_plugins = ["tests.e2e.fixtures"]  # telegram, make_bot
-
 CHATS = list(range(7001, 7031))
 
 

@@ -1,6 +1,6 @@
 """Fixtures for end-to-end runs: the local fakes, and service processes that never outlive a test.
 
-Test modules elsewhere load them with `pytest_plugins = ["tests.e2e.fixtures"]`.
+tests/conftest.py registers this module as a plugin, so any test can use its fixtures.
 """
 
 from __future__ import annotations

@@ -12,8 +12,6 @@ from core.repos import MessageState
 from tests.e2e.content import read_store, seed_store
 from tests.e2e.process import wait_until
 
-pytest_plugins = ["tests.e2e.fixtures"]  # telegram, make_bot
-
 CHATS = list(range(5001, 5031))
 PER_DIGEST = 5
 

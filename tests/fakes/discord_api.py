@@ -11,7 +11,7 @@ exactly (with a charset suffix the body is treated as text); gateway text frames
 so the `compress=zlib-stream` query is ignored; a 429 needs a `Via` header, or discord.py takes it
 for a Cloudflare ban instead of retrying.
 
-    pytest_plugins = ["tests.fakes.discord_api"]  # or list it in conftest.py
+tests/conftest.py registers this module as a plugin, so every test can ask for `fake_discord`:
 
     async def test_x(fake_discord):
         adapter = DiscordAdapter(api, TOKEN, api_base_url=fake_discord.api_base_url,
