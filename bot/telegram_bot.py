@@ -50,13 +50,20 @@ class TelegramAdapter:
 
     def __init__(self, api: CastfiveApi, token: str, *, base_url: str | None = None,
                  base_file_url: str | None = None, messages_per_second: float = 25.0,
-                 max_retries: int = 3,
+                 max_retries: int = 0,
                  poll_timeout: float = 10.0, max_opml_bytes: int = 1_000_000,
                  clock: Clock | None = None) -> None:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token
+        # With no retries the limiter logs every 429 as an ERROR with a traceback; the core already
+        # logs it once, as a deferred send, and paces the platform.
+        logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
         self._api = api
         self._clock = clock or SystemClock()
         self._poll_timeout = poll_timeout
+        # No retries by default: a 429 on a digest goes back to the core, whose token bucket then
+        # holds every sender. The limiter's own retry bypasses that bucket and, measured with
+        # bench/deliver.py, turned one 429 into a storm (78% of the limit, 3,439 429s). Chat
+        # replies ask for their own retries (telegram_chat.INTERACTIVE_RETRIES).
         limiter = AIORateLimiter(overall_max_rate=messages_per_second, overall_time_period=1,
                                  max_retries=max_retries)
         builder = (ApplicationBuilder().token(token).rate_limiter(limiter).concurrent_updates(True)

@@ -6,20 +6,37 @@ replying and checking half, so every handler stays a few lines long.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction, ChatMemberStatus, ChatType, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from bot import render_telegram as rt
-from bot.telegram_delivery import NO_PREVIEW
+from bot.telegram_delivery import NO_PREVIEW, retry_seconds
 from core.errors import CastfiveError, PermissionDeniedError, RateLimitedError
 from core.ports import CastfiveApi, Clock, MessageRef
 
 log = logging.getLogger(__name__)
+# Someone is waiting for a reply: on a 429 it is sent again after the wait Telegram names, this
+# often. (Digests are not retried here: their 429 goes back to the core's token bucket.)
+INTERACTIVE_RETRIES = 2
+
+
+async def patiently(send: Callable[[], Awaitable[Message]]) -> Message:
+    """Run a reply, waiting out Telegram's flood control up to INTERACTIVE_RETRIES times."""
+    for attempt in range(INTERACTIVE_RETRIES + 1):
+        try:
+            return await send()
+        except RetryAfter as exc:
+            if attempt == INTERACTIVE_RETRIES:
+                raise
+            await asyncio.sleep(retry_seconds(exc) + 0.1)
+    raise AssertionError("unreachable")
 
 Context = ContextTypes.DEFAULT_TYPE
 RESERVED_USER_IDS = frozenset({1087968824, 777000})  # GroupAnonymousBot, Telegram service
@@ -56,14 +73,16 @@ async def reply(update: Update, html: str, *, keyboard: InlineKeyboardMarkup | N
     message = update.effective_message
     assert message is not None
     try:
-        return await message.reply_text(html, parse_mode=ParseMode.HTML, reply_markup=keyboard,
-                                        link_preview_options=NO_PREVIEW, do_quote=quote)
+        return await patiently(lambda: message.reply_text(
+            html, parse_mode=ParseMode.HTML, reply_markup=keyboard, link_preview_options=NO_PREVIEW,
+            do_quote=quote))
     except BadRequest as exc:
         if "can't parse entities" not in str(exc).lower():
             raise
         log.warning("chat %s refused our HTML (%s); replying in plain text", message.chat_id, exc)
-        return await message.reply_text(plain or rt.html_to_plain(html), reply_markup=keyboard,
-                                        link_preview_options=NO_PREVIEW, do_quote=quote)
+        return await patiently(lambda: message.reply_text(
+            plain or rt.html_to_plain(html), reply_markup=keyboard, link_preview_options=NO_PREVIEW,
+            do_quote=quote))
 
 
 async def is_admin(update: Update, context: Context) -> bool:

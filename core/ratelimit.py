@@ -41,7 +41,8 @@ class TokenBucket:
 
     def pause(self, seconds: float) -> None:
         """Spend future tokens: the platform told us to back off for `seconds`."""
-        self._tokens = min(self._tokens, 0) - seconds * self.rate
+        # min, not a sum: k senders told to wait by one 429 must hold the platform once, not k times
+        self._tokens = min(self._tokens, -seconds * self.rate)
 
 
 class UserRateLimiter:

@@ -15,6 +15,7 @@ from tests.fakes.fake_castfive_api import FakeCastfiveApi, make_item
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
 
 CHAT = -1009876543210
+USER_ID = 4242
 SUBSCRIBER = Subscriber(id=f"telegram:{CHAT}", platform="telegram", chat_id=str(CHAT),
                         timezone="Pacific/Honolulu")  # still the 27th there at 06:00 UTC
 # PTB itself reads RetryAfter.retry_after (int today, timedelta later) and warns about it.
@@ -100,14 +101,26 @@ async def test_unparsable_html_is_resent_as_plain_text_and_delivered(
     assert "<" not in second["text"] and second["reply_markup"] == first["reply_markup"]
 
 
-async def test_a_flood_wait_is_retried_by_the_rate_limiter_then_delivered(
+async def test_a_flood_wait_on_a_digest_goes_back_to_the_core_to_pace_every_sender(
         fake_telegram: FakeTelegramApi, adapter: TelegramAdapter, api: FakeCastfiveApi) -> None:
+    fake_telegram.fail("sendMessage", 429, "Too Many Requests: retry after 3",
+                       parameters={"retry_after": 3})
+    outcome = await adapter.send_digest_item(SUBSCRIBER, api.digest[0])
+    assert outcome.kind == OutcomeKind.RATE_LIMITED and outcome.retry_after == 3.0
+    assert len(fake_telegram.calls("sendMessage")) == 1, "no retry behind the core's token bucket"
+
+
+async def test_a_flood_wait_on_a_chat_reply_is_retried_by_the_rate_limiter(
+        fake_telegram: FakeTelegramApi, adapter: TelegramAdapter) -> None:
     fake_telegram.fail("sendMessage", 429, "Too Many Requests: retry after 1",
                        parameters={"retry_after": 1})
+    mark = fake_telegram.mark()
     started = time.monotonic()
-    outcome = await adapter.send_digest_item(SUBSCRIBER, api.digest[0])
-    assert outcome.kind == OutcomeKind.DELIVERED
-    assert len(fake_telegram.calls("sendMessage")) == 2 and time.monotonic() - started >= 1.0
+    fake_telegram.push_message(USER_ID, "/help", user_id=USER_ID)
+    await fake_telegram.wait_until(lambda: len(fake_telegram.calls("sendMessage")) >= 2, timeout=10)
+    replies = [r for r in fake_telegram.requests[mark:] if r.method == "sendMessage"]
+    assert len(replies) == 2 and time.monotonic() - started >= 1.0
+    assert replies[0].params["text"] == replies[1].params["text"]
 
 
 async def test_a_flood_wait_past_the_retries_is_reported_as_rate_limited(
