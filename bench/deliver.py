@@ -264,7 +264,7 @@ class Experiment:
     concurrency: int | None = None  # DeliveryService max_concurrent instead of its default
     burst: float | None = None  # the platform token buckets' burst (the service uses burst = rate)
     per_platform: bool = False  # one DeliveryService per platform: each its own concurrency
-    ptb_retries: int | None = None  # AIORateLimiter max_retries (TelegramAdapter passes 3)
+    ptb_retries: int | None = None  # AIORateLimiter max_retries (TelegramAdapter passes 0)
 
     def describe(self) -> str:
         parts = [f"token bucket burst={self.burst:g}"] if self.burst is not None else []
@@ -379,7 +379,7 @@ async def _deliver(services: Services, rounds: Rounds, adapters: list[Any], sett
 
 def _concurrency(delivery: DeliveryService) -> int:
     """How many digests the service sends at once (private to it: read for the report only)."""
-    return int(delivery._parallel._value)
+    return int(delivery._workers)
 
 
 # --- output -----------------------------------------------------------------------------------
@@ -458,7 +458,7 @@ def main() -> None:
     parser.add_argument("--per-platform", action="store_true",
                         help="experiment: one DeliveryService per platform (the code shares one)")
     parser.add_argument("--ptb-retries", type=int,
-                        help="experiment: AIORateLimiter max_retries (TelegramAdapter uses 3)")
+                        help="experiment: AIORateLimiter max_retries (TelegramAdapter uses 0)")
     parser.add_argument("--tick-seconds", type=float, help="delivery tick cadence (default: the setting)")
     parser.add_argument("--progress", action="store_true", help="a line per tick")
     parser.add_argument("--dump", type=Path, help="write what the fakes took and refused, with times")
