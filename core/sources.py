@@ -6,9 +6,10 @@ import asyncio
 import os
 import shutil
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from core.errors import FetchError, HttpStatusError, InvalidUrlError, ResponseTooLargeError
+from core.feeds.local import local_path, read_local_feed
 from core.models import Feed
 from core.netguard import check_url
 from core.ports import Fetcher
@@ -16,10 +17,7 @@ from core.ports import Fetcher
 
 def local_path_of(url: str) -> Path | None:
     """The path of a file:// URL, else None."""
-    parts = urlsplit(url)
-    if parts.scheme != "file":
-        return None
-    return Path(unquote(parts.path))
+    return local_path(url) if urlsplit(url).scheme == "file" else None
 
 
 def _local_allowed(url: str, feed: Feed) -> Path | None:
@@ -35,7 +33,7 @@ async def fetch_asset(fetcher: Fetcher, url: str, *, feed: Feed, max_bytes: int)
     """The body and content type of a small asset; raises FetchError on any failure."""
     path = _local_allowed(url, feed)
     if path is not None:
-        return await asyncio.to_thread(_read_capped, path, max_bytes), ""
+        return await asyncio.to_thread(read_local_feed, path, max_bytes, "episode file"), ""
     result = await fetcher.get(check_url(url), max_bytes=max_bytes)
     if result.status != 200:
         raise HttpStatusError(f"The server answered {result.status}.", result.status)
@@ -50,15 +48,6 @@ async def download_asset(fetcher: Fetcher, url: str, dest: Path, *, feed: Feed, 
         return dest
     await fetcher.download(check_url(url), dest, max_bytes=max_bytes)
     return dest
-
-
-def _read_capped(path: Path, max_bytes: int) -> bytes:
-    try:
-        if path.stat().st_size > max_bytes:
-            raise ResponseTooLargeError("The file is larger than allowed.")
-        return path.read_bytes()
-    except OSError as exc:
-        raise FetchError(f"Could not read the local file: {exc.strerror}.") from None
 
 
 def _copy_capped(src: Path, dest: Path, max_bytes: int) -> None:

@@ -29,26 +29,26 @@ def local_path(location: str) -> Path:
     return Path(text).expanduser().resolve()
 
 
-def read_local_feed(path: Path, max_bytes: int) -> bytes:
-    """The bytes of a local feed file (blocking: run it off the loop); raises FetchError."""
+def read_local_feed(path: Path, max_bytes: int, what: str = "feed file") -> bytes:
+    """The bytes of an operator's local file (blocking: run it off the loop); raises FetchError."""
     try:
         size = path.stat().st_size
         if not path.is_file():
-            raise FetchError(f"The feed file {path.name!r} is not a regular file.")
+            raise FetchError(f"The {what} {path.name!r} is not a regular file.")
         if size > max_bytes:
             raise ResponseTooLargeError(
-                f"The feed file {path.name!r} is larger than the {max_bytes // 1024} KiB limit."
+                f"The {what} {path.name!r} is larger than the {max_bytes // 1024} KiB limit."
             )
         with path.open("rb") as handle:
             data = handle.read(max_bytes + 1)
     except FileNotFoundError:
-        raise FetchError(f"The feed file {path.name!r} does not exist.") from None
+        raise FetchError(f"The {what} {path.name!r} does not exist.") from None
     except PermissionError:
-        raise FetchError(f"The feed file {path.name!r} cannot be read (permission denied).") from None
+        raise FetchError(f"The {what} {path.name!r} cannot be read (permission denied).") from None
     except IsADirectoryError:
-        raise FetchError(f"The feed path {path.name!r} is a folder, not a file.") from None
+        raise FetchError(f"The {what} path {path.name!r} is a folder, not a file.") from None
     except OSError as exc:
-        raise FetchError(f"The feed file {path.name!r} cannot be read ({exc.strerror}).") from None
+        raise FetchError(f"The {what} {path.name!r} cannot be read ({exc.strerror}).") from None
     if len(data) > max_bytes:  # grew while we read it
-        raise ResponseTooLargeError(f"The feed file {path.name!r} is larger than the limit.")
+        raise ResponseTooLargeError(f"The {what} {path.name!r} is larger than the limit.")
     return data
