@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     feeds.add_parser("export")
     episodes = sub.add_parser("episodes", help="list known episodes with their ids and states")
     episodes.add_argument("feed_id", nargs="?")
+    queue = sub.add_parser("queue", help="queue a back-catalogue or failed episode for processing")
+    queue.add_argument("episode")
     transcript = sub.add_parser("transcript", help="print an episode's transcript with timestamps")
     transcript.add_argument("episode")
     insights = sub.add_parser("insights", help="print an episode's insights")
@@ -200,6 +202,13 @@ async def cmd_episodes(services: Services, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_queue(services: Services, args: argparse.Namespace) -> int:
+    """Queue one episode by id (or unique prefix); the next scan processes it."""
+    episode = await services.poller.queue_episode((await _episode(services, args.episode)).id)
+    print(f"{episode.id}  {episode.state}  {episode.title}")
+    return 0
+
+
 async def cmd_transcript(services: Services, args: argparse.Namespace) -> int:
     """Print an episode's transcript."""
     from core.blobs import load_transcript
@@ -246,6 +255,7 @@ _COMMANDS: dict[str, Callable[[Services, argparse.Namespace], Awaitable[int]]] =
     "poll": cmd_poll,
     "feeds": cmd_feeds,
     "episodes": cmd_episodes,
+    "queue": cmd_queue,
     "transcript": cmd_transcript,
     "insights": cmd_insights,
     "digest": cmd_digest,

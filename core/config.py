@@ -49,7 +49,8 @@ class FeedSettings:
     catalogue: tuple[str, ...] = ()  # URLs (or, operator only, local paths) every subscriber gets
     poll_interval_minutes: int = 60
     max_backoff_hours: float = 24.0
-    new_feed_episodes: int = 3  # a newly added feed queues only its latest few episodes
+    new_feed_episodes: int = 3  # a new feed queues its newest few whatever their date...
+    new_feed_max_episodes: int = 10  # ...and all of insights.lookback_days, at most this many
     users_may_add_feeds: bool = True
     max_feeds_per_subscriber: int = 50
     search_url: str = "https://itunes.apple.com/search"
@@ -288,6 +289,8 @@ def _validate(s: Settings) -> None:
         raise bad("http.max_redirects", "must be between 0 and 20")
     if s.feeds.new_feed_episodes < 0:
         raise bad("feeds.new_feed_episodes", "must be 0 or more")
+    if s.feeds.new_feed_max_episodes < s.feeds.new_feed_episodes:
+        raise bad("feeds.new_feed_max_episodes", "must be at least feeds.new_feed_episodes")
     if not 0 <= s.insights.min_score <= 1:
         raise bad("insights.min_score", "must be between 0 and 1")
     if not 1 <= s.health.port <= 65535:

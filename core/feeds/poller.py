@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from core.config import Settings
 from core.errors import FeedParseError, FetchError, HttpStatusError, NotFoundError, StoreError
+from core.feeds.back_catalogue import first_poll_queue, queue_episode, requeue_candidates
 from core.feeds.episodes import KnownEpisodes, metadata_hash, new_episode, updated_episode
 from core.feeds.fetching import Fetched, fetch_feed, is_private, status_sentence
 from core.feeds.identity import assign_identities
@@ -60,11 +61,12 @@ class FeedPoller:
         self._store = store
         self._known = KnownEpisodes(self._episodes)
         self._locks: dict[str, asyncio.Lock] = {}
+        self._settings_applied = False  # back catalogue re-checked against the settings once
 
     # --- public API ---------------------------------------------------------------
 
     async def add_feed(self, url: str, *, origin: str = "user") -> tuple[Feed, list[Episode]]:
-        """Fetch, parse and store a feed; only its newest few episodes are queued (NEW).
+        """Fetch, parse and store a feed; its recent episodes are queued (NEW), older ones skipped.
 
         Returns the feed and the episodes this call stored, newest first; a feed that is
         already known comes back unchanged with an empty list.
@@ -113,6 +115,9 @@ class FeedPoller:
 
     async def poll_due(self, limit_concurrency: int = 16) -> list[PollReport]:
         """Poll every active feed whose next poll is due, a bounded number at a time."""
+        if not self._settings_applied:
+            self._settings_applied = True
+            await self.requeue_back_catalogue()
         now = self._clock.now()
         due = [
             f for f in await self._feeds.all()
@@ -212,12 +217,40 @@ class FeedPoller:
         return fresh, updates
 
     def _first_episodes(self, feed_id: str, parsed: ParsedFeed, now: datetime) -> list[Episode]:
-        queued = self._settings.feeds.new_feed_episodes
+        items = assign_identities(parsed.episodes)
+        queued = first_poll_queue([ep.published_at for _, ep in items], now, self._settings)
         return [
             new_episode(feed_id, identity, ep,
-                        EpisodeState.NEW if index < queued else EpisodeState.SKIPPED, now)
-            for index, (identity, ep) in enumerate(assign_identities(parsed.episodes))
+                        EpisodeState.NEW if index in queued else EpisodeState.SKIPPED, now)
+            for index, (identity, ep) in enumerate(items)
         ]
+
+    async def requeue_back_catalogue(self) -> list[Episode]:
+        """Queue skipped episodes that today's settings would have queued when their feed was
+        added, so raising `feeds.new_feed_max_episodes` or the lookback brings them back."""
+        by_feed: dict[str, list[Episode]] = {}
+        for ep in await self._episodes.all():
+            by_feed.setdefault(ep.feed_id, []).append(ep)
+        requeued: list[Episode] = []
+        for feed in await self._feeds.all():
+            if feed.added_at is not None and feed.status == FeedStatus.ACTIVE:
+                requeued += requeue_candidates(by_feed.get(feed.id, []), feed.added_at,
+                                               self._settings)
+        if requeued:
+            await self._store.apply(self._episodes.changes(requeued))
+            log.info("%d back-catalogue episodes queued under the current settings", len(requeued))
+        return requeued
+
+    async def queue_episode(self, episode_id: str) -> Episode:
+        """Queue one back-catalogue (or failed) episode for processing now."""
+        stored = await self._episodes.get(episode_id)
+        if stored is None:
+            raise NotFoundError(f"There is no episode with the id {episode_id!r}.")
+        queued = queue_episode(stored)
+        if queued is not stored:
+            await self._episodes.put(queued)
+            log.info("episode %s queued by hand (was %s)", episode_id, stored.state)
+        return queued
 
     def _after_success(
         self, feed: Feed, fetched: Fetched, parsed: ParsedFeed | None, now: datetime
