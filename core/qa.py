@@ -13,8 +13,10 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 
+from core.answer_kind import can_answer, question_phrase
 from core.config import LLMSettings
 from core.errors import LLMError, ValidationError
+from core.insights.filler import drop_sponsor_segments
 from core.insights.llm_reply import parse_stamp
 from core.insights.prompts import answer_messages, new_fence
 from core.models import Answer, Citation, Insight, Transcript, Turn
@@ -28,6 +30,9 @@ MAX_QUESTION_CHARS = 500
 AROUND_S = 90.0  # context kept on both sides of the insight
 TOP_K = 4
 MIN_SCORE = 1.5  # BM25 score below which a passage is not about the question (measured)
+# Share of the question's terms (rarity-weighted) a passage must hold to answer it: calibrated
+# on bench/answers.py's questions, where "any passage shares a word" admitted unanswerable ones.
+MIN_COVERAGE = 0.52
 MAX_CONTEXT_CHARS = 12_000
 MAX_ANSWER_TOKENS = 600
 MAX_ANSWER_CHARS = 2_000
@@ -63,8 +68,11 @@ class Answerer:
         """A grounded answer with citations; grounded=False when the episode does not cover it."""
         question = clean_question(question)
         index = self._index(transcript)
-        query = terms(question) + (terms(history[-1].question) if history else [])
-        ranked = [(p, s) for p, s in index.search(query, k=TOP_K) if s >= MIN_SCORE]
+        query = terms(question_phrase(question))
+        query += terms(question_phrase(history[-1].question)) if history else []
+        ranked = [(p, s) for p, s in index.search(query, k=TOP_K)
+                  if s >= MIN_SCORE and index.coverage(query, p) >= MIN_COVERAGE
+                  and can_answer(question, p.words_about(query))]
         near = index.around(insight.start, insight.end, AROUND_S)
         base = Answer(insight.id, question, "", show_title=show_title, episode_title=episode_title)
         if self.llm is not None:
@@ -73,12 +81,14 @@ class Answerer:
             except LLMError as exc:
                 log.warning("answer falls back to quoting passages: insight=%s reason=%s",
                             insight.id, exc)
-        return self._quoted(base, insight, index, query, ranked)
+        return self._quoted(base, insight, query, ranked)
 
     def _index(self, transcript: Transcript) -> PassageIndex:
         """The passage index of a transcript, kept for the last few episodes asked about."""
         key = (transcript.episode_id, len(transcript.segments), transcript.source)
-        index = self._indexes.pop(key, None) or PassageIndex(build_passages(transcript.segments))
+        # Sponsor reads are never an answer: they are left out of the index itself.
+        index = self._indexes.pop(key, None) or PassageIndex(
+            build_passages(drop_sponsor_segments(transcript.segments)))
         self._indexes[key] = index
         while len(self._indexes) > 8:
             self._indexes.popitem(last=False)
@@ -87,22 +97,19 @@ class Answerer:
     # --- without a model: quote the best passages -----------------------------------------------
 
     def _quoted(
-        self, base: Answer, insight: Insight, index: PassageIndex, query: list[str],
-        ranked: list[tuple[Passage, float]],
+        self, base: Answer, insight: Insight, query: list[str], ranked: list[tuple[Passage, float]],
     ) -> Answer:
-        top = ranked[0][1] if ranked else 0.0
-        chosen = [p for p, s in ranked if s >= 0.5 * top][:3]
-        grounded = bool(chosen)
-        if not chosen:
-            nearest = index.at(insight.start)
-            chosen = [nearest] if nearest else []
-        chosen.sort(key=lambda p: p.start)
+        if not ranked:  # say so plainly, and show the insight's own words, nothing else
+            own = Citation(insight.start, insight.end, insight.quote)
+            text = f"{NOT_COVERED}\n\n[{format_timestamp(own.start)}] “{own.text}”"
+            return replace(base, text=text, citations=(own,), grounded=False)
+        top = ranked[0][1]
+        chosen = sorted((p for p, s in ranked if s >= 0.5 * top), key=lambda p: p.start)[:3]
         citations = tuple(
-            Citation(p.start, p.end, excerpt(p.text, query or terms(insight.quote))) for p in chosen
+            Citation(p.moment_of(query), p.end, excerpt(p.text, query)) for p in chosen
         )
-        lines = [INTRO if grounded else NOT_COVERED]
-        lines += [f"[{format_timestamp(c.start)}] “{c.text}”" for c in citations]
-        return replace(base, text="\n\n".join(lines), citations=citations, grounded=grounded)
+        lines = [INTRO] + [f"[{format_timestamp(c.start)}] “{c.text}”" for c in citations]
+        return replace(base, text="\n\n".join(lines), citations=citations, grounded=True)
 
     # --- with a model: written from the passages only, citations checked ---------------------
 

@@ -57,18 +57,53 @@ class Passage:
     start: float
     end: float
     text: str
+    # (start, end, text) of each segment in it, so a citation can point at the words that answer
+    pieces: tuple[tuple[float, float, str], ...] = ()
+
+    def moment_of(self, query: Sequence[str]) -> float:
+        """When the segment most about `query` starts (the passage start when none matches)."""
+        best = self._best_piece(query)
+        if best is None:
+            return self.start
+        start, end, text = self.pieces[best]
+        # The sentence holding most of the question's words is where the answer is spoken; its
+        # start is interpolated within the segment at an even speaking rate.
+        sentences = [x for x in _SENTENCE.split(text) if x]
+        wanted = set(query)
+        hits = [len(wanted.intersection(terms(x))) for x in sentences]
+        chosen = max(range(len(sentences)), key=lambda i: (hits[i], -i))
+        before = sum(len(x.split()) for x in sentences[:chosen])
+        return start + (end - start) * before / max(len(text.split()), 1)
+
+    def words_about(self, query: Sequence[str]) -> str:
+        """The segment most about `query` with its neighbours: where an answer would be."""
+        best = self._best_piece(query)
+        if best is None:
+            return self.text
+        return " ".join(text for _, _, text in self.pieces[max(0, best - 1): best + 2])
+
+    def _best_piece(self, query: Sequence[str]) -> int | None:
+        wanted = set(query)
+        best, hits = None, 0
+        for i, (_, _, text) in enumerate(self.pieces):
+            found = len(wanted.intersection(terms(text)))
+            if found > hits:
+                best, hits = i, found
+        return best
 
 
 def build_passages(segments: Sequence[Segment]) -> list[Passage]:
     """Consecutive segments grouped into passages of about TARGET_S (at most MAX_S) seconds."""
     passages: list[Passage] = []
     parts: list[str] = []
+    pieces: list[tuple[float, str]] = []
     start = end = 0.0
     speaker: str | None = None
 
     def close() -> None:
         if parts:
-            passages.append(Passage(len(passages), start, max(end, start), " ".join(parts)))
+            passages.append(Passage(len(passages), start, max(end, start), " ".join(parts),
+                                    tuple(pieces)))
 
     for segment in _pieces(segments):
         text = " ".join(segment.text.split())
@@ -78,9 +113,10 @@ def build_passages(segments: Sequence[Segment]) -> list[Passage]:
                               or sum(len(p) + 1 for p in parts) + len(text) > MAX_CHARS)
         if too_long:
             close()
-            parts, speaker = [], None
+            parts, pieces, speaker = [], [], None
         if not parts:
             start = segment.start
+        pieces.append((segment.start, max(segment.end, segment.start), text))
         if segment.speaker and segment.speaker != speaker:
             text = f"{segment.speaker}: {text}"
         speaker = segment.speaker
@@ -88,7 +124,7 @@ def build_passages(segments: Sequence[Segment]) -> list[Passage]:
         end = max(end, segment.end, segment.start)
         if end - start >= TARGET_S:
             close()
-            parts, speaker = [], None
+            parts, pieces, speaker = [], [], None
     close()
     return passages
 
@@ -127,6 +163,21 @@ class PassageIndex:
         scores = self._bm25.get_scores(list(query))
         ranked = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
         return [(self.passages[i], float(scores[i])) for i in ranked[:k] if scores[i] > 0]
+
+    def coverage(self, query: Sequence[str], passage: Passage) -> float:
+        """The share of the query's distinct terms, weighted by rarity, that `passage` contains.
+
+        A term the episode never uses weighs as much as its rarest word: a question about
+        something absent is mostly not covered, whatever its common words match.
+        """
+        wanted = set(query)
+        if self._bm25 is None or not wanted:
+            return 0.0
+        idf = self._bm25.idf
+        ceiling = max(idf.values(), default=1.0)
+        weight = {t: max(idf.get(t, ceiling), 0.05) for t in wanted}
+        present = set(terms(passage.text))
+        return sum(w for t, w in weight.items() if t in present) / sum(weight.values())
 
     def around(self, start: float, end: float, margin: float) -> list[Passage]:
         """Passages overlapping [start - margin, end + margin], in time order."""

@@ -108,7 +108,59 @@ async def test_without_a_model_an_uncovered_question_says_so_and_quotes_the_insi
     )
     assert not answer.grounded and answer.text.startswith(NOT_COVERED)
     (citation,) = answer.citations
-    assert citation.start <= INSIGHT.start <= citation.end
+    assert (citation.start, citation.end, citation.text) == (INSIGHT.start, INSIGHT.end, INSIGHT.quote)
+
+
+_OTHER_TOPICS = [
+    "Gardening in clay soil needs compost every autumn.", "The museum reopened its east wing.",
+    "Coffee tastes better with freshly ground beans.", "Our cat sleeps most of the afternoon.",
+    "Rain delayed the football match by an hour.", "The bakery sells rye bread on Fridays.",
+    "Cycling to work saves money on parking.", "The choir rehearses in the old church hall.",
+    "Tomatoes ripen faster on a sunny windowsill.", "The library extended its opening hours.",
+]
+SHARED_WORDS = (
+    Segment(0.0, 20.0, "We moved our builds to a new CI service last spring."),
+    Segment(20.0, 40.0, "The builds got faster because every job runs on a fresh machine."),
+    Segment(40.0, 60.0, "Our team is five people and we ship twice a week."),
+    Segment(60.0, 80.0, "Flaky tests were the hardest part of the move."),
+    *(Segment(200.0 + 45 * i, 240.0 + 45 * i, text) for i, text in enumerate(_OTHER_TOPICS)),
+)
+SMALL = Transcript("e2", SHARED_WORDS, "publisher:text/vtt")
+SMALL_INSIGHT = Insight(id="i2", episode_id="e2", feed_id="f1", text="Builds got faster.",
+                        quote="The builds got faster", start=20.0, end=25.0)
+
+
+@pytest.mark.parametrize("question", [
+    "How much did the new CI service cost per month?",  # shares "new CI service", no figure
+    "Which programming language are the builds written in?",  # shares "builds" only
+    "When will the team hire a sixth engineer?",  # shares "team", no time
+])
+async def test_without_a_model_a_question_sharing_words_but_unanswered_gets_not_covered(
+    question: str,
+) -> None:
+    answer = await Answerer(None, LLMSettings()).answer(SMALL_INSIGHT, SMALL, question)
+    assert not answer.grounded and answer.text.startswith(NOT_COVERED)
+    assert [c.text for c in answer.citations] == [SMALL_INSIGHT.quote]
+
+
+async def test_without_a_model_an_answerable_question_cites_the_words_that_answer() -> None:
+    long_segment = Segment(100.0, 130.0, "There was a lot of chatter about the weather and lunch. "
+                           "Then the migration of the database took three whole weekends.")
+    transcript = Transcript("e3", (*SHARED_WORDS, long_segment), "publisher:text/vtt")
+    answer = await Answerer(None, LLMSettings()).answer(
+        SMALL_INSIGHT, transcript, "How long did the database migration take?")
+    assert answer.grounded
+    assert any(abs(c.start - 115.0) <= 5 for c in answer.citations), answer.citations
+
+
+async def test_sponsor_reads_never_appear_in_an_answer() -> None:
+    sponsor = Segment(80.0, 100.0, "This episode is brought to you by Linode. Go to linode.com "
+                      "slash builds and use code BUILDS for faster builds on a fresh machine.")
+    transcript = Transcript("e4", (*SHARED_WORDS, sponsor), "publisher:text/vtt")
+    answer = await Answerer(None, LLMSettings()).answer(
+        SMALL_INSIGHT, transcript, "Why did the builds get faster on a fresh machine?")
+    assert answer.grounded
+    assert all("linode" not in c.text.lower() for c in answer.citations)
 
 
 async def test_a_follow_up_borrows_the_terms_of_the_previous_question() -> None:

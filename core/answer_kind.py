@@ -1,0 +1,43 @@
+"""What kind of words would answer a question, so a passage that lacks them is not an answer.
+
+"How many pages does the book have?" shares "pages" and "book" with a passage about the book's
+print date; only a passage that also holds a number can answer it.
+"""
+
+from __future__ import annotations
+
+import re
+
+_QUANTITY = re.compile(
+    r"\bhow (?:many|much|long|far(?: away)?|old|big|large|often|fast|high|tall)\b|"
+    r"\bwhat (?:percentage|percent|share|fraction|number|proportion|price)\b",
+    re.IGNORECASE,
+)
+_WHEN = re.compile(r"^\W*when\b|\bwhat (?:year|date|day|month|time)\b", re.IGNORECASE)
+_NUMBER = re.compile(
+    r"\d|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fifteen|"
+    r"twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|"
+    r"billions?|trillions?|dozens?|half|twice|double|triple|percent)\b",
+    re.IGNORECASE,
+)
+_TIME = re.compile(
+    r"\d|\b(?:january|february|march|april|may|june|july|august|september|october|november|"
+    r"december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|"
+    r"tomorrow|tonight|ago|soon|later|next (?:week|month|year)|last (?:week|month|year)|"
+    r"spring|summer|autumn|fall|winter)\b",
+    re.IGNORECASE,
+)
+
+
+def question_phrase(question: str) -> str:
+    """The question without its asking words ("how many", "when"), which no passage answers with."""
+    return _WHEN.sub(" ", _QUANTITY.sub(" ", question))
+
+
+def can_answer(question: str, text: str) -> bool:
+    """Whether `text` holds the kind of words the question asks for (any text, for open ones)."""
+    if _QUANTITY.search(question):
+        return bool(_NUMBER.search(text))
+    if _WHEN.search(question):
+        return bool(_TIME.search(text))
+    return True
