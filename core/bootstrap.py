@@ -98,6 +98,11 @@ def build_services(
         llm = BudgetedLLM(llm, LLMBudget(store, clock, settings.llm))
     if extractor is None:
         extractor = _extractor(settings, llm, store, clock)
+        if settings.insights.embeddings:
+            from core.adapters.minilm import MiniLMEmbedder
+            from core.insights.embedded import EmbeddingExtractor
+
+            extractor = EmbeddingExtractor(extractor, MiniLMEmbedder())
     repos = Repos(store)
     poller = FeedPoller(fetcher, store, clock, settings)
     pipeline = EpisodePipeline(

@@ -110,6 +110,7 @@ class InsightSettings:
     lookback_days: int = 7
     dedupe_days: int = 30
     min_score: float = 0.35  # below this an insight is filler: send fewer, never filler
+    embeddings: bool = True  # sentence embeddings (bundled MiniLM) for paraphrase duplicates
 
 
 @dataclass(frozen=True)

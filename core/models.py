@@ -209,6 +209,9 @@ class Insight:
     chapter: str | None = None
     extractor: str = "offline"  # "offline" or "llm:<model>"
     created_at: datetime | None = None
+    # The text's sentence embedding (int8, base64) and its model, computed once at extraction.
+    vector: str = ""
+    vector_model: str = ""
 
 
 # --- subscribers and digests ----------------------------------------------------

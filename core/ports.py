@@ -151,6 +151,16 @@ class LLM(Protocol):
         ...
 
 
+class Embedder(Protocol):
+    """Sentence embeddings: unit-length vectors whose dot product says how alike two texts are."""
+
+    name: str  # e.g. "minilm-l6-int8", stored beside each vector so a new model is not mixed in
+
+    def embed(self, texts: Sequence[str]) -> list[bytes]:
+        """One int8-quantised unit vector per text (blocking: call it off the event loop)."""
+        ...
+
+
 class Extractor(Protocol):
     """Turns a transcript into insights: the LLM path or the offline extractive ranker."""
 

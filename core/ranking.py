@@ -8,7 +8,13 @@ from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
+from core.insights.embedded import vector_of
+from core.insights.similarity import cosine
 from core.models import Insight, Subscriber
+
+# Two insights whose embeddings are this close say the same thing (bench/duplicates.py: chosen on
+# half of 64 + 64 written pairs as the lowest that merges at most 5% of distinct claims).
+DUPLICATE_COSINE = 0.74
 
 # Function words and podcast filler: they make unrelated sentences look alike.
 _STOPWORDS = frozenset("""
@@ -165,11 +171,19 @@ class Fingerprint:
     terms: frozenset[str]
     weight: int
     text: str
+    vector: bytes = b""
+    vector_model: str = ""
 
     @classmethod
     def of(cls, insight: Insight) -> Fingerprint:
         terms, weight = _terms(insight.text)
-        return cls(insight.episode_id, insight.start, insight.end, terms, weight, insight.text)
+        return cls(insight.episode_id, insight.start, insight.end, terms, weight, insight.text,
+                   vector_of(insight), insight.vector_model)
+
+    def same_meaning(self, other: Fingerprint) -> bool:
+        """Paraphrases of one idea, by embeddings of one model (never across models)."""
+        return (bool(self.vector) and self.vector_model == other.vector_model
+                and cosine(self.vector, other.vector) >= DUPLICATE_COSINE)
 
     def repeats(self, other: Fingerprint, threshold: float) -> bool:
         """Same as `is_near_duplicate`, without recomputing terms for every pair."""
@@ -178,9 +192,13 @@ class Fingerprint:
         shared = self.terms & other.terms
         if not shared:  # the common case: unrelated ideas share no content word
             blank = not self.weight and not other.weight  # only stopwords: compare the texts
-            return blank and similarity(self.text, other.text) >= threshold
+            if blank and similarity(self.text, other.text) >= threshold:
+                return True
+            return self.same_meaning(other)
         total = self.weight + other.weight
-        return 2 * sum(term_weight(t) for t in shared) >= threshold * total
+        # Word overlap first (fast, and sure when it fires); then meaning, for paraphrases.
+        return (2 * sum(term_weight(t) for t in shared) >= threshold * total
+                or self.same_meaning(other))
 
 
 def apply_feedback(
