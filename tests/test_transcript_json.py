@@ -83,6 +83,25 @@ def test_odd_values_are_skipped_not_fatal() -> None:
     ]
 
 
+def test_times_beyond_two_days_drop_the_cue_and_keep_the_rest() -> None:
+    doc = {
+        "segments": [
+            {"startTime": 1e308, "body": "absurd start"},
+            {"startTime": 1, "endTime": 1e308, "body": "absurd end"},
+            {"startTime": 48 * 3600 + 1, "body": "just past two days"},
+            {"startTime": 5, "endTime": 6, "body": "fine"},
+        ]
+    }
+    segments = parse_json_transcript(json.dumps(doc))
+    # The absurd end is treated as missing, so it runs to the next start.
+    assert [(s.start, s.end, s.text) for s in segments] == [(1.0, 5.0, "absurd end"), (5.0, 6.0, "fine")]
+
+
+def test_a_file_whose_only_times_are_absurd_is_refused() -> None:
+    with pytest.raises(TranscriptParseError, match="start time"):
+        parse_json_transcript(json.dumps({"segments": [{"startTime": 1e308, "body": "x"}]}))
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [

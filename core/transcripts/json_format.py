@@ -13,6 +13,11 @@ from core.models import Segment
 from core.transcripts.cues import clean_speaker, json_seconds, load_json, strip_tags
 from core.transcripts.merge import WORDS_PER_SECOND
 
+# No episode runs two days; a time past that is a broken exporter (1e308 would push every later
+# cue, the chapters and the [mm:ss] citations into nonsense). Such a cue is dropped rather than the
+# whole file refused: one bad number should not cost the publisher's otherwise good transcript.
+MAX_SECONDS = 48 * 3600.0
+
 
 def parse_json_transcript(text: str) -> tuple[Segment, ...]:
     """Segments in file order; a missing endTime is the next segment's startTime."""
@@ -21,12 +26,12 @@ def parse_json_transcript(text: str) -> tuple[Segment, ...]:
     for item in items:
         if not isinstance(item, dict):
             continue
-        start = json_seconds(item.get("startTime"))
+        start = _sane_seconds(item.get("startTime"))
         body = item.get("body")
         if start is None or not isinstance(body, str):
             continue
         speaker = item.get("speaker")
-        timed.append((start, json_seconds(item.get("endTime")), body, _speaker(speaker)))
+        timed.append((start, _sane_seconds(item.get("endTime")), body, _speaker(speaker)))
     if not timed:
         raise TranscriptParseError("The JSON transcript has no segments with a start time and text.")
     next_starts = _next_starts([t[0] for t in timed])
@@ -37,6 +42,12 @@ def parse_json_transcript(text: str) -> tuple[Segment, ...]:
         # Bodies are kept raw (spaces included): merging decides what is whitespace-only.
         segments.append(Segment(start, max(start, end), strip_tags(body), speaker))
     return tuple(segments)
+
+
+def _sane_seconds(value: Any) -> float | None:
+    # json_seconds already refuses non-finite and negative times; this adds the upper bound.
+    seconds = json_seconds(value)
+    return seconds if seconds is not None and seconds <= MAX_SECONDS else None
 
 
 def _segment_items(doc: Any) -> list[Any]:
