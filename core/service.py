@@ -331,8 +331,19 @@ def _checked_time(hhmm: str) -> str:
 
 
 def _checked_zone(name: str) -> str:
+    # Only real Area/Location names (plus UTC), matched case-insensitively: the tz database also
+    # holds 'posixrules', 'localtime', 'Factory' and legacy aliases that mean nothing to a person.
+    # Read afresh each time (about 5 ms): /time is rare, and the other methods of this module are
+    # not this helper's to grow module state for.
+    import zoneinfo
+
+    names = {z for z in zoneinfo.available_timezones()
+             if "/" in z and not z.startswith(("Etc/", "posix/", "right/"))}
+    canonical = {z.lower(): z for z in names | {"UTC"}}.get(name.strip().lower())
+    if canonical is None:
+        raise ValidationError(f"The time zone must be a time zone like Europe/Berlin, not {name!r}.")
     try:
-        return parse_zone(name).key
+        return parse_zone(canonical).key
     except ValueError as exc:
         raise ValidationError(f"The time zone {exc}.") from None
 
