@@ -43,8 +43,18 @@ def test_sloppy_exports_with_bare_ampersands_and_odd_attribute_case_still_import
     ]
 
 
-def test_an_opml_without_feeds_is_an_empty_list():
-    assert parse_opml(b"<opml version='2.0'><head/><body/></opml>") == []
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"<opml version='2.0'><head/><body/></opml>", "no <outline> entries"),
+        (b"<opml><body><outline text='Folder'><outline text='no url'/></outline></body></opml>",
+         "no outlines with an xmlUrl"),
+    ],
+    ids=["empty-body", "no-xmlurl"],
+)
+def test_an_opml_without_feeds_says_why_nothing_was_imported(data, message):
+    with pytest.raises(ValidationError, match=message):
+        parse_opml(data)
 
 
 @pytest.mark.parametrize(
@@ -80,7 +90,18 @@ def test_a_deeply_nested_file_does_not_exhaust_the_stack():
     data = (b"<opml><body>" + b"<outline text='x'>" * depth
             + b"<outline text='deep' xmlUrl='https://deep.test/'/>"
             + b"</outline>" * depth + b"</body></opml>")
-    assert parse_opml(data) == []  # below the nesting limit nothing is read, and nothing crashes
+    # Below the nesting limit nothing is read, nothing crashes, and the error says so.
+    with pytest.raises(ValidationError, match="deeper than 50 levels"):
+        parse_opml(data)
+
+
+def test_a_thousand_deep_file_says_it_is_too_deep_but_keeps_feeds_above_the_limit():
+    nested = b"<outline text='x'>" * 1000 + b"<outline xmlUrl='https://deep.test/'/>" + b"</outline>" * 1000
+    lone = b"<opml><body>" + nested + b"</body></opml>"
+    with pytest.raises(ValidationError, match="deeper than 50 levels"):
+        parse_opml(lone)
+    shallow = b"<opml><body><outline text='Top' xmlUrl='https://top.test/'/>" + nested + b"</body></opml>"
+    assert parse_opml(shallow) == [("Top", "https://top.test/")]
 
 
 def test_export_then_import_round_trips_titles_and_urls_and_skips_local_files():

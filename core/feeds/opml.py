@@ -19,7 +19,10 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]
 
 
 def parse_opml(data: bytes) -> list[tuple[str, str]]:
-    """(title, xmlUrl) for every feed outline, nested ones included, first occurrence kept."""
+    """(title, xmlUrl) for every feed outline, nested ones included, first occurrence kept.
+
+    Raises ValidationError saying why when the file yields no feeds at all.
+    """
     if not isinstance(data, (bytes, bytearray)) or not bytes(data).strip():
         raise ValidationError("The OPML file is empty.")
     if len(data) > MAX_OPML_BYTES:
@@ -40,6 +43,8 @@ def parse_opml(data: bytes) -> list[tuple[str, str]]:
     found: dict[str, str] = {}
     stack: list[tuple[Element, int]] = [(child, 1) for child in reversed(list(body))]
     visited = 0
+    outlines = 0
+    too_deep = False
     while stack:
         element, depth = stack.pop()
         visited += 1
@@ -47,6 +52,7 @@ def parse_opml(data: bytes) -> list[tuple[str, str]]:
             raise ValidationError("The OPML file has too many entries.")
         if local_name(element.tag).lower() != "outline":
             continue
+        outlines += 1
         attrs = {k.lower(): v for k, v in element.attrib.items()}
         url = " ".join((attrs.get("xmlurl") or "").split())
         if url and url not in found:
@@ -55,7 +61,21 @@ def parse_opml(data: bytes) -> list[tuple[str, str]]:
             found[url] = title or url
         if depth < MAX_DEPTH:
             stack.extend((child, depth + 1) for child in reversed(list(element)))
+        elif len(element):
+            too_deep = True
+    if not found:
+        # An import that adds nothing must say why, or the user cannot fix the file.
+        raise ValidationError(_why_empty(outlines, too_deep))
     return [(title, url) for url, title in found.items()]
+
+
+def _why_empty(outlines: int, too_deep: bool) -> str:
+    if too_deep:
+        return (f"The OPML file nests its outlines deeper than {MAX_DEPTH} levels and has no feeds "
+                "above that; flatten it and try again.")
+    if not outlines:
+        return "The OPML file has no <outline> entries in its <body>, so there is nothing to import."
+    return "The OPML file has no outlines with an xmlUrl (a feed address), so there is nothing to import."
 
 
 def build_opml(feeds: Sequence[Feed], title: str = "Castfive subscriptions") -> bytes:
