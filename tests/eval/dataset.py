@@ -76,9 +76,15 @@ def find_all(tokens: list[str] | tuple[str, ...], needle: list[str]) -> list[int
     return out
 
 
-def _spans(tokens: list[str], passages: list[str], name: str) -> list[tuple[int, int]]:
+def passage_text(item: str | dict) -> str:
+    """The passage of a label entry: a plain string or {"text": ..., "kind": ...}."""
+    return item["text"] if isinstance(item, dict) else item
+
+
+def _spans(tokens: list[str], passages: list[str | dict], name: str) -> list[tuple[int, int]]:
     spans = []
-    for passage in passages:
+    for item in passages:
+        passage = passage_text(item)
         needle = words(passage)
         starts = find_all(tokens, needle)
         if not starts:

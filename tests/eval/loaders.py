@@ -85,7 +85,10 @@ def load_markdown(path: Path) -> list[Segment]:
     stamp = re.compile(r"\\\[(\d+(?::\d+)+(?:\.\d+)?)\\\]")
     rows: list[tuple[int, str | None, str]] = []  # (words before, speaker, text)
     anchors, words, speaker = [(0, 0.0)], 0, None
-    for raw in path.read_text(encoding="utf-8").split("\n"):
+    text = path.read_text(encoding="utf-8")
+    # Conduit files open with YAML front matter (title, url...): metadata, not speech
+    text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.DOTALL)
+    for raw in text.split("\n"):
         line = raw.strip()
         if not line:
             continue
@@ -97,7 +100,7 @@ def load_markdown(path: Path) -> list[Segment]:
             anchors.append((words, _seconds(lead.group(1))))
         body = stamp.sub("", line)
         body = re.sub(r"\\\[unintelligible[^\]]*\]", "", body).replace("\\[", "[").replace("\\]", "]")
-        body = body.strip()
+        body = html.unescape(body).strip()  # some files carry &#39; etc.
         if body:
             rows.append((words, speaker, body))
             words += len(body.split())

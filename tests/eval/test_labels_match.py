@@ -1,0 +1,36 @@
+"""Every passage of every label file is found, as words, in its transcript through the eval loader."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.eval.dataset import LABELS, SHARED, load_case, passage_text
+
+_REAL = sorted(
+    p for p in LABELS.glob("*.json")
+    if str(json.loads(p.read_text(encoding="utf-8"))["transcript"]).startswith("corpus:eval-transcripts/")
+)
+KINDS = {"claim", "finding", "advice", "prediction", "contrarian"}
+
+
+def test_plain_string_and_kind_insights_are_both_accepted():
+    assert passage_text("a passage") == "a passage"
+    assert passage_text({"text": "a passage", "kind": "claim"}) == "a passage"
+
+
+@pytest.mark.parametrize("path", _REAL, ids=lambda p: p.stem)
+def test_real_label_file_follows_the_labelling_rule(path):
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert 8 <= len(doc["insights"]) <= 15
+    assert len(doc["filler"]) >= 5
+    assert all(isinstance(i, dict) and i["kind"] in KINDS for i in doc["insights"])
+    assert doc["split"] in ("dev", "test") and doc["license"] and doc["source"]["commit"]
+
+
+@pytest.mark.skipif(not (SHARED / "eval-transcripts").is_dir(), reason="../shared/corpus absent")
+@pytest.mark.parametrize("path", _REAL, ids=lambda p: p.stem)
+def test_every_real_label_passage_is_found_in_its_transcript(path):
+    case = load_case(path)  # raises LabelError naming the passage that is not found
+    assert case is not None and case.insight_spans and case.filler_spans
