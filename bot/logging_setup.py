@@ -4,7 +4,8 @@ Redaction happens when a record is created (a log record factory), not in one ha
 covers handlers that libraries attach themselves (litellm adds its own) and tracebacks. What is
 masked: every configured secret in its raw and URL-encoded forms, anything shaped like a Telegram
 bot token, and any URL carrying credentials (user:pass@) or a query string (private feeds put their
-tokens there), which is shown in netguard's redacted form: scheme://host/…#hash.
+tokens there), which is shown in netguard's redacted form: scheme://host/…#hash; in other URLs
+token-like path segments (UUIDs, long hex, base64-ish runs) are masked as ***.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from urllib.parse import quote
 
-from core.netguard import redact_url
+from core.netguard import mask_path_tokens, redact_url
 
 # Telegram bot tokens look like 123456:AA...; they also appear inside Bot API URLs.
 _TELEGRAM_TOKEN = re.compile(r"\b\d{6,12}(?::|%3[Aa])[A-Za-z0-9_-]{30,}\b")
@@ -28,6 +29,9 @@ _URL = re.compile(r"""\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s'"<>`]+""")
 _NOISY = ("httpx", "httpcore", "telegram.ext.Updater", "apscheduler.executors", "apscheduler.scheduler",
           "LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "discord.gateway", "discord.client",
           "discord.http", "aiohttp.access", "aiohttp.client", "faster_whisper")
+# Chat libraries log whole updates and message texts at debug level (PTB logs the full /add text,
+# private feed URL and all); our own debug lines say what happened without the user's words.
+_CHATTY = ("telegram", "telegram.ext", "discord")
 
 
 class RedactSecrets(logging.Filter):
@@ -76,7 +80,7 @@ def _safe_url(match: re.Match[str]) -> str:
     authority = url.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
     if "@" in authority or "?" in url:
         return redact_url(url)
-    return url
+    return mask_path_tokens(url)
 
 
 def setup_logging(level: int = logging.INFO, secrets: Iterable[str] = ()) -> None:
@@ -91,6 +95,8 @@ def setup_logging(level: int = logging.INFO, secrets: Iterable[str] = ()) -> Non
     root.setLevel(level)
     for name in _NOISY:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(max(level, logging.INFO))
     logging.captureWarnings(True)  # warnings go through the same scrubbing
     _route_uncaught_exceptions()
 

@@ -137,3 +137,41 @@ def redact_url(url: str) -> str:
         return f"{scheme}://{hostport}/"
     # The hash lets two log lines about the same URL be matched without revealing it.
     return f"{scheme}://{hostport}/…#{short_hash(str(url))}"
+
+
+# Path segments that are secrets: private feeds put per-listener tokens in the path as often as in
+# the query (/episodes/8f3a9c2e1b7d4f6a.rss). Ordinary words, slugs and short numbers stay readable.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_HEX_RUN = re.compile(r"(?<![A-Za-z0-9])[0-9a-fA-F]{16,}(?![A-Za-z0-9])")
+_WORDISH_RUN = re.compile(r"[A-Za-z0-9_\-+=%]{20,}")
+
+
+def mask_path_tokens(url: str) -> str:
+    """The URL with token-like path segments (UUIDs, hex >= 16, base64-ish >= 20) shown as ***."""
+    head, sep, path = _split_path(url)
+    if not sep:
+        return url
+    path = _UUID.sub("***", path)
+    path = _HEX_RUN.sub("***", path)
+    return head + sep + _WORDISH_RUN.sub(_mask_if_tokenish, path)
+
+
+def _split_path(url: str) -> tuple[str, str, str]:
+    # scheme://authority | /path...; a URL without a path has nothing to mask.
+    scheme, found, rest = url.partition("://")
+    if not found:
+        return url, "", ""
+    authority, sep, path = rest.partition("/")
+    return f"{scheme}://{authority}", sep, path
+
+
+def _mask_if_tokenish(match: re.Match[str]) -> str:
+    run = match.group(0)
+    lower, upper = any(c.islower() for c in run), any(c.isupper() for c in run)
+    digit = any(c.isdigit() for c in run)
+    if any(c in "-_" for c in run):
+        # A slug ("episode-2024-the-long-recap") is lower case; a url-safe token mixes all three.
+        tokenish = lower and upper and digit
+    else:
+        tokenish = digit and (lower or upper)
+    return "***" if tokenish else run

@@ -11,8 +11,14 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import quote
+
+import pytest
+
+from bot.logging_setup import RedactSecrets
 
 from core.ids import feed_id_for
 from tests.e2e.content import Item, build_feed, seed_store
@@ -92,3 +98,38 @@ async def test_a_full_run_logs_no_token_no_key_and_no_private_feed_url(
 def _context(text: str, secret: str) -> str:
     at = text.index(secret)
     return text[max(0, at - 120): at + len(secret) + 40]
+
+
+ORDINARY = ("https://feeds.example.com/episodes/123.rss",
+            "https://example.com/podcasts/the-daily-show/episode-2024-the-long-recap.mp3",
+            "https://example.com/feeds/SomeOrdinaryShowName/rss")
+
+
+@pytest.mark.parametrize("url, secret", [
+    ("https://feeds.example.com/episodes/8f3a9c2e1b7d4f6a.rss", "8f3a9c2e1b7d4f6a"),
+    ("https://feeds.example.com/u/123e4567-e89b-12d3-a456-426614174000/feed", "123e4567-e89b-12d3"),
+    ("https://cdn.example.com/p/aB3dE5gH7jK9mN1pQ3sT5v/audio.mp3", "aB3dE5gH7jK9mN1pQ3sT5v"),
+    ("https://cdn.example.com/p/Xk9_vQ2-Lm4nRt7yWz8aBc/feed.xml", "Xk9_vQ2-Lm4nRt7yWz8aBc"),
+])
+def test_token_like_path_segments_are_masked_and_ordinary_paths_stay_readable(url: str, secret: str) -> None:
+    line = RedactSecrets([]).redact(f"poll failed for {url}: timeout; fine: {' '.join(ORDINARY)}")
+    assert secret not in line and "***" in line
+    assert url.split("/")[2] in line  # the host still says which server it was
+    assert all(ordinary in line for ordinary in ORDINARY)
+
+
+def test_chat_library_debug_lines_with_message_texts_are_not_printed_at_debug_level() -> None:
+    # A fresh interpreter: setup_logging changes process-wide state.
+    script = (
+        "import logging\n"
+        "from bot.logging_setup import setup_logging\n"
+        "setup_logging(logging.DEBUG)\n"
+        "for name in ('telegram.ext.Application', 'telegram._bot', 'telegram.ext', 'httpx', 'discord.state'):\n"
+        "    logging.getLogger(name).debug('update text=/add https://private.test/feed/hunter')\n"
+        "logging.getLogger('castfive.poller').debug('own debug line')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    assert "own debug line" in done.stderr  # debug level really was on
+    assert "/add" not in done.stderr and "hunter" not in done.stderr
