@@ -41,6 +41,12 @@ def test_sponsor_cues_are_recognised(text: str) -> None:
     ("In this episode we look at heat pumps.", "self_reference"),
     ("Join our Patreon at patreon.com/gridtalk for bonus episodes.", "call_to_action"),
     ("Where can people find you?", "question"),
+    ("These folks are behind the show 100%, definitely shout-out to them.", "promo"),
+    ("They do suggest if you can, toss us 40 bucks a day.", "promo"),
+    ("Check out our other shows on the Changelog network, like JS Party.", "promo"),
+    ("Changelog++ members get a bonus episode this week.", "promo"),
+    ("We're recording this on a Tuesday, so things may have changed.", "housekeeping"),
+    ("We'll put a link to that in the show notes.", "housekeeping"),
 ])
 def test_filler_reasons_name_what_makes_a_passage_filler(text: str, reason: str) -> None:
     assert reason in filler_reasons(text)
@@ -53,6 +59,8 @@ def test_filler_reasons_name_what_makes_a_passage_filler(text: str, reason: str)
     "Printing didn't take sides; it amplified whoever could produce texts people wanted to buy.",
     "The free market rewarded the cheapest producer, because buyers could not tell quality apart.",
     "Detection time and diagnosis time are usually much longer than repair time.",
+    "Remote work did not kill mentoring; it made it explicit, because nobody learns by overhearing anymore.",
+    "The network effect protects incumbents, because every new user makes leaving costlier for the rest.",
 ])
 def test_genuine_insights_carry_no_filler_reason(text: str) -> None:
     assert filler_reasons(text) == []

@@ -173,6 +173,12 @@ def test_cleaned_text_drops_fillers_and_stutters_and_keeps_the_claim() -> None:
         "I think that's, it's the default that matters."
 
 
+def test_cleaning_keeps_connectives_that_carry_meaning() -> None:
+    assert clean_text("because the cache is cold after every deploy") == \
+        "Because the cache is cold after every deploy."
+    assert clean_text("yeah, but nobody reads the changelog") == "But nobody reads the changelog."
+
+
 @pytest.mark.parametrize(("text", "kind"), [
     ("By 2030 most new cars sold in Norway will be electric, because the tax on petrol cars keeps rising.",
      InsightKind.PREDICTION),

@@ -18,7 +18,7 @@ from core.insights.sentences import Sentence
 
 MIN_WORDS, MAX_WORDS = 8, 70
 HARD_FILLER = frozenset({"sponsor", "call_to_action", "intro", "outro", "greeting", "teaser",
-                         "question", "self_reference"})
+                         "question", "self_reference", "promo", "housekeeping"})
 
 
 def _rx(*patterns: str) -> re.Pattern[str]:
@@ -75,6 +75,16 @@ PREDICTION = _rx(r"\bwill (?:be|become|have|never|continue|replace|change|grow|f
                  r"shrink|take over|be (?:a|the|huge|big|bigger|dead|gone|over))\b",
                  r"\bi (?:predict|expect|bet)\b",
                  r"\bwon'?t last\b", r"\beventually\b")
+# A plain claim's shapes: "the problem is", "it turns out", "what matters", "that's why".
+CLAIM = _rx(r"\bthe (?:problem|reason|key|trick|secret|point|thing|lesson|truth|difference|goal|issue|"
+            r"challenge|idea|beauty|value|danger|risk|mistake|catch) (?:is|was|with|here)\b",
+            r"\bwhat (?:matters|happens|works|changed|makes)\b", r"\bit'?s not (?:about|that|just|only)\b",
+            r"\bturns out\b", r"\bthe only way\b", r"\bthat'?s (?:why|how|what makes|the reason)\b",
+            r"\b(?:nobody|everybody|everyone|no one) (?:wants|needs|can|should|knows|cares|is)\b",
+            r"\b(?:is|are) (?:fundamentally|basically|really|actually) (?:about|a|an|the|just|not)\b",
+            r"\bthe (?:best|hardest|biggest|most important|real|main) (?:\w+ )?(?:is|was|thing|way|reason)\b",
+            r"\b(?:means|meant) (?:that|you|we|they|it)\b", r"\bin other words\b",
+            r"\b(?:never|always) (?:works?|going to|been|be)\b")
 ADVICE_KIND = _rx(r"\byou (?:should|shouldn'?t|need to|have to|must|want to|don'?t want)\b", r"\bmake sure\b",
                   r"\bthe (?:key|trick|secret|fix|rule) is\b", r"\bmy advice\b",
                   r"\bi'?d (?:recommend|tell|suggest)\b",
@@ -123,7 +133,6 @@ _LEADING_MARKERS = re.compile(r"^(?:(?:and|so|but|yeah|yes|well|okay|ok|right|no
                               r"[,.]?\s+)+",
                               re.IGNORECASE)
 NAMED = re.compile(r"(?<=[a-z,;:] )(?:[A-Z][\w&'-]+|[A-Z]{2,})(?: (?:[A-Z][\w&'-]+|[A-Z]{2,}|of|de|&))*")
-ACRONYM = re.compile(r"\b[A-Z]{2,6}s?\b")
 STOP = frozenset(
     "the a an and or but so of to in on for with is are was were be been being it its it's that this "
     "these those i you he she we they me him her us them my your his our their at as by from not no do "
@@ -197,7 +206,7 @@ def sentence_cues(sentence: Sentence) -> SentenceCues:
     counts = {name: len(pattern.findall(lower)) for name, pattern in _COUNTED.items()}
     counts["advice"] = len(ADVICE.findall(body))
     counts["named"] = len(NAMED.findall(sentence.text))
-    counts["acronym"] = len(ACRONYM.findall(sentence.text))
+    counts["claim"] = len(CLAIM.findall(body))
     content = tuple(w for w in content_words(lower) if w not in STOP and len(w) > 2)
     text = sentence.text.strip()
     return SentenceCues(counts, len(sentence.text.split()), content, bool(DANGLING.match(body)),
@@ -231,7 +240,9 @@ def features(c: Candidate, ctx: EpisodeContext) -> dict[str, float]:
         "year": share("year", 1), "reason": share("reason"), "contrast": share("contrast"),
         "contrarian": share("contrarian", 1), "comparative": share("comparative"),
         "advice": share("advice"), "prediction": share("prediction", 1), "evidence": share("evidence"),
-        "general": share("general", 3), "named": share("named") * 0.5 + share("acronym") * 0.5,
+        # Acronyms ("AI", "API") are a topic's name, not a sign of chatter: they count nowhere.
+        "general": share("general", 3), "named": share("named") * 0.5, "claim": share("claim"),
+        "central": _centrality(content, ctx, max_idf),
         "distinct": sum(idfs) / len(idfs) if idfs else 0.0,
         "rare_share": len(rare) / max(len(content), 1),
         "density": len(content) / max(n_words, 1),
@@ -250,6 +261,19 @@ def features(c: Candidate, ctx: EpisodeContext) -> dict[str, float]:
         "edge": 1.0 if middle < 0.04 or middle > 0.96 else 0.0,
         "turn": min(math.log1p(turn) / math.log1p(400), 1.0) if turn else 0.5,
     }
+
+
+def _centrality(content: Sequence[str], ctx: EpisodeContext, max_idf: float) -> float:
+    """How much of the passage is the episode's own recurring, distinctive vocabulary, 0..1.
+
+    The episode's central ideas come back again and again in its own words; an aside uses words
+    said once. Common words count little (idf), so "people" and "thing" never make a passage central.
+    """
+    words = set(content)
+    if not words:
+        return 0.0
+    total = sum(min(ctx.topic[w], 8) / 8 * ctx.stats.idf(w) / max_idf for w in words)
+    return min(total / max(len(words), 3) * 2.0, 1.0)
 
 
 WEIGHTS: dict[str, float] = {

@@ -107,7 +107,24 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"^(?:oh )?(?:wow|oof|ouch|yikes|whoa|geez|dang|damn)\b",
         r"^(?:that'?s|this is) (?:so )?"
         r"(?:wild|funny|hilarious|brutal|amazing|awesome|great|crazy|fun|weird)\b",
-        r"\blaughter\b", r"\blaughs\b", r"\bfair enough\b", r"\bi'?ll allow it\b", r"\bshout[- ]out\b",
+        r"\blaughter\b", r"\blaughs\b", r"\bfair enough\b", r"\bi'?ll allow it\b",
+    ),
+    # Thanks, fundraising and promotion of other shows: said about the show, never an idea.
+    "promo": _rx(
+        r"\bshout[- ]?outs?\b", r"\b(?:big|huge|special) thanks? (?:you )?to\b",
+        r"\bbehind the show\b", r"\b(?:our|the show'?s) (?:partners?|friends) (?:at|over at)\b",
+        r"\bbucks a (?:day|week|month|year)\b", r"\btoss (?:us|them|in)\b", r"\bchip in\b",
+        r"\bdonat(?:e|ion|ions|ing) (?:to|at|on|via)\b", r"\b(?:other|sister) (?:shows?|podcasts?)\b",
+        r"\bon the [\w ]{1,20} network\b", r"\bplus plus\b", r"\w\+\+",
+        r"\b(?:go |should )(?:listen to|check out) (?:the|our|that) (?:show|episode|podcast)\b",
+        r"\bmerch\b", r"\b(?:ad[- ]free|bonus) (?:feed|episodes?|content)\b",
+    ),
+    # Talk about the recording itself: where, when, links, audio.
+    "housekeeping": _rx(
+        r"\b(?:we'?re|we are|i'?m) recording (?:this|on|today|from)\b", r"\bwe'?ll (?:put|link|add) (?:it|that|them|a link)\b",
+        r"\blinks? (?:to (?:that|it|all of these|them) )?(?:will be |are |is )?in the\b",
+        r"\b(?:audio|mic|microphone|connection) (?:is|was|cut|dropped|issues?)\b",
+        r"\bcan you hear me\b", r"\byou'?re on mute\b",
     ),
     "self_reference": _rx(
         r"\b(?:in|on) (?:this|today'?s|the) (?:episode|show)\b",
@@ -132,6 +149,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"\b(?:quick|short) (?:break|word)\b", r"\b(?:and )?we'?re back\b", r"^welcome back\b",
         r"\bdon'?t miss it\b",
         r"\bmore (?:details )?(?:on|about) that in a\b", r"\bnext week,? (?:we|on)\b",
+        r"^(?:okay |ok |alright |all right |so )*back to (?:it|the show|our (?:topic|show))\b",
     ),
 }
 # "And I'm Amara." / "I'm James Cridland, the editor of Podnews." (case matters: not "I'm sure")

@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover
 
 MAX_GAP = 6.0  # seconds of silence inside a candidate: beyond this it is two moments, not one
 DUPLICATE_JACCARD = 0.5
-TRIM_MARGIN = 0.08  # a shorter passage inside a pick wins if it scores at most this much lower
+TRIM_MARGIN = 0.08  # a pick's opening part wins if it scores at most this much lower
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,8 @@ def rank(segments: Sequence[Segment], stats: BackgroundStats) -> list[Scored]:
     scored = []
     for cand in candidates(sentences, blocked):
         values = features(cand, ctx)
-        weak = tuple(q.weak for q in cues[cand.first:cand.last + 1])
+        # A member says little on its own when it is weak or filler-like (a question, banter).
+        weak = tuple(cues[i].weak or bool(reasons[i]) for i in range(cand.first, cand.last + 1))
         scored.append(Scored(cand, values, score(values), weak))
     scored.sort(key=lambda s: (-s.score, s.candidate.first, s.candidate.last))
     return scored
@@ -122,10 +123,11 @@ def _key_words(text: str) -> set[str]:
 
 
 def _tightest(item: Scored, by_span: dict[tuple[int, int], Scored], floor: float) -> Scored:
-    """The shortest passage inside `item` that is nearly as good: readers want the point, not the run-up.
+    """The pick without weak sentences at its edges ('Way more than that.'), then its shortest
+    opening part that scores nearly as well: readers want the point, not the run-on.
 
-    A weak sentence at either edge ('Way more than that.', 'I'd need to see you in the lab for that
-    one.') is dropped whenever what remains is still a candidate above the floor.
+    A strong first sentence is never cut: it usually states the point ("Contamination in coding
+    benchmarks is subtle.") that the sentences after it support, so the pick stands alone.
     """
     while item.weak and len(item.weak) > 1 and (item.weak[0] or item.weak[-1]):
         c = item.candidate
@@ -135,14 +137,14 @@ def _tightest(item: Scored, by_span: dict[tuple[int, int], Scored], floor: float
         item = inner
     c = item.candidate
     best = item
-    for first in range(c.first, c.last + 1):
+    for last in range(c.first, c.last):  # shorter, from the first sentence on
+        inner = by_span.get((c.first, last))
+        if inner is not None and inner.score >= item.score - TRIM_MARGIN and last < best.candidate.last:
+            best = inner
+    for first in range(c.first + 1, c.last + 1):  # a later start only when it is clearly better
         for last in range(first, c.last + 1):
             inner = by_span.get((first, last))
-            if inner is None or (first, last) == (c.first, c.last):
-                continue
-            shorter = ((inner.candidate.last - inner.candidate.first)
-                       < (best.candidate.last - best.candidate.first))
-            if shorter and inner.score >= item.score - TRIM_MARGIN:
+            if inner is not None and inner.score > best.score + TRIM_MARGIN / 2:
                 best = inner
     return best
 
@@ -181,6 +183,11 @@ _ANSWER_WORD = re.compile(r"^(?:(?:yes|no|yeah|yep|nope|right|sure|exactly|total
                           r"okay|ok|so|well|alright)[.!,]\s+)+", re.IGNORECASE)
 _STUTTER = re.compile(r"\b(i|the|a|an|to|and|it|we|you|they|is|that|so|but|of|in|on|my|it's|that's|this)"
                       r"(?:,?\s+\1\b)+", re.IGNORECASE)
+# Leading words a reader loses nothing without; connectives that carry meaning ("because", "but",
+# "also") stay, or a reason would read as a bare assertion.
+_DISPLAY_MARKERS = re.compile(r"^(?:(?:and|so|yeah|yes|well|okay|ok|right|now|oh|like|um|uh|anyway|"
+                              r"actually|basically|honestly|look|see|i mean|you know)[,.]?\s+)+",
+                              re.IGNORECASE)
 _ABBREVIATIONS = frozenset({"e.g.", "i.e.", "vs.", "etc.", "cf.", "approx.", "a.m.", "p.m."})
 _LABEL_INSIDE = re.compile(r"\s[A-Z][\w'-]+(?: [A-Z][\w'-]+)?: ")
 
@@ -191,7 +198,7 @@ def clean_text(quote: str) -> str:
     text = _DISFLUENCY.sub(" ", text)
     text = _SET_OFF.sub(" ", text)
     text = _STUTTER.sub(r"\1", text)
-    text = strip_markers(_ANSWER_WORD.sub("", strip_markers(text)))
+    text = _DISPLAY_MARKERS.sub("", _ANSWER_WORD.sub("", _DISPLAY_MARKERS.sub("", text.strip())))
     text = re.sub(r"\s+([,.!?;:])", r"\1", re.sub(r"\s+", " ", text)).strip(" ,;:-")
     text = (re.sub(r"([,.!?])[,.]+", r"\1", text).rstrip(".\u2026 ")
             + ("" if text.endswith(("?", "!")) else "."))
