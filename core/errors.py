@@ -95,3 +95,11 @@ class BudgetExhaustedError(LLMError):
 
 class StoreError(CastfiveError):
     """The store could not read or write durably."""
+
+
+class DiskFullError(StoreError):
+    """The data folder has no space left; every write fails until some is freed."""
+
+    def __init__(self, message: str, free_mb: int = 0) -> None:
+        super().__init__(message)
+        self.free_mb = free_mb

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from core.audio import check_duration, probe_duration, sniff_audio
 from core.blobs import load_chapters, load_transcript, save_chapters, save_transcript
 from core.config import Settings
-from core.errors import AudioError, BudgetExhaustedError, CastfiveError
+from core.errors import AudioError, BudgetExhaustedError, CastfiveError, DiskFullError
 from core.models import Chapter, Episode, EpisodeState, Feed, Transcript
 from core.ports import Clock, Extractor, Fetcher, Transcriber
 from core.repos import Repos
@@ -113,6 +113,8 @@ class EpisodePipeline:
             return
         try:
             await self.process(episode, feed, report, progress)
+        except DiskFullError:
+            raise  # not this episode's fault: the whole run stops until space returns
         except Exception:  # a bug in one episode is logged and retried, never fatal to the run
             log.exception("pipeline bug episode=%s", episode.id)
 
@@ -130,6 +132,8 @@ class EpisodePipeline:
             if episode.state == EpisodeState.TRANSCRIBED:
                 episode = await self._extract(episode, feed)
                 report.extracted.append(episode.id)
+        except DiskFullError:
+            raise  # recording the failure would need the disk too; nothing to blame the episode for
         except BudgetExhaustedError as exc:
             episode = await self._defer_until_tomorrow(episode, str(exc))
             report.deferred.append((episode.id, str(exc)))

@@ -20,6 +20,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from core.bootstrap import Services
 from core.catalogue import sync_catalogue
+from core.diskfull import log_disk_full
+from core.errors import DiskFullError
 from core.maintenance import prune
 from core.models import DigestItem, SendOutcome, Subscriber
 from core.ports import ChatPort
@@ -179,6 +181,9 @@ class CastfiveScheduler:
                          len(done.transcribed), len(done.extracted), len(done.failed),
                          len(done.deferred), self.status.backlog)
             self.status.episodes = dict(Counter(str(e.state) for e in await services.repos.episodes.all()))
+        except DiskFullError as exc:  # the next run tries again, so it resumes once space is freed
+            self.status.last_poll_error = type(exc).__name__
+            log_disk_full(log, exc, "poll job")
         except Exception as exc:  # the job must survive anything: the next run tries again
             self.status.last_poll_error = type(exc).__name__
             log.exception("poll job failed")
@@ -187,6 +192,9 @@ class CastfiveScheduler:
         """Deliver every digest that is due."""
         try:
             report = await self.services.delivery.tick()
+        except DiskFullError as exc:
+            log_disk_full(log, exc, "delivery tick")
+            return
         except Exception:
             log.exception("delivery tick failed")
             return

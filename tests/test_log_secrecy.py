@@ -19,7 +19,6 @@ from urllib.parse import quote
 import pytest
 
 from bot.logging_setup import RedactSecrets
-
 from core.ids import feed_id_for
 from tests.e2e.content import Item, build_feed, seed_store
 from tests.e2e.fakes import Fault, scripted_model
@@ -124,7 +123,8 @@ def test_chat_library_debug_lines_with_message_texts_are_not_printed_at_debug_le
         "import logging\n"
         "from bot.logging_setup import setup_logging\n"
         "setup_logging(logging.DEBUG)\n"
-        "for name in ('telegram.ext.Application', 'telegram._bot', 'telegram.ext', 'httpx', 'discord.state'):\n"
+        "for name in ('telegram.ext.Application', 'telegram._bot', 'telegram.ext', 'httpx',\n"
+        "             'discord.state'):\n"
         "    logging.getLogger(name).debug('update text=/add https://private.test/feed/hunter')\n"
         "logging.getLogger('castfive.poller').debug('own debug line')\n"
     )

@@ -28,6 +28,7 @@ from core.adapters.journal import (
     encode_record,
     replay,
 )
+from core.diskfull import disk_full_error, is_disk_full, log_disk_full
 from core.errors import StoreError
 from core.ports import Change, Doc
 
@@ -153,7 +154,11 @@ class TinyDBStore:
             try:
                 self._fold()
             except Exception as exc:  # noqa: BLE001 - the journal still holds every write
-                log.error("store snapshot on close failed (the journal keeps every write): %s", exc)
+                if is_disk_full(exc):
+                    # Info, not error: nothing is lost, and whoever hit the full disk has said so.
+                    log.info("store snapshot on close skipped: the disk is full (the journal keeps all)")
+                else:
+                    log.error("store snapshot on close failed (the journal keeps every write): %s", exc)
         self._journal.close()
 
     # --- recovery ------------------------------------------------------------------
@@ -231,12 +236,15 @@ class TinyDBStore:
             try:
                 await loop.run_in_executor(self._executor, self._commit_in_worker, writes)
             except Exception as exc:  # noqa: BLE001 - whatever it was, nobody here is acknowledged
-                log.error("store commit of %d writes failed: %s", len(writes), exc)
+                if is_disk_full(exc):
+                    # Not logged here: a full disk fails every write at once, and the callers that
+                    # catch DiskFullError log it once a minute (core.diskfull) or print one line.
+                    log.debug("store commit of %d writes failed: disk full", len(writes))
+                else:
+                    log.error("store commit of %d writes failed: %s", len(writes), exc)
                 for _, future in batch:
                     if not future.done():
-                        future.set_exception(
-                            StoreError(f"The database could not be saved: {_reason(exc)}.")
-                        )
+                        future.set_exception(self._commit_error(exc))
                 continue
             for w in writes:  # visible only once durable: a read never sees a lost write
                 if w.text is None:
@@ -246,6 +254,11 @@ class TinyDBStore:
             for _, future in batch:
                 if not future.done():
                     future.set_result(None)
+
+    def _commit_error(self, exc: BaseException) -> StoreError:
+        if is_disk_full(exc):
+            return disk_full_error(self.directory)
+        return StoreError(f"The database could not be saved: {_reason(exc)}.")
 
     def _commit_in_worker(self, writes: list[_Write]) -> None:
         triples = [(w.table, w.key, w.text) for w in writes]
@@ -266,7 +279,10 @@ class TinyDBStore:
             try:
                 self._fold()
             except Exception as exc:  # noqa: BLE001 - the batch is durable in the journal
-                log.error("store snapshot failed (the journal keeps every write): %s", exc)
+                if is_disk_full(exc):
+                    log_disk_full(log, exc, "store snapshot failed (the journal keeps every write)")
+                else:
+                    log.error("store snapshot failed (the journal keeps every write): %s", exc)
                 self._fold_at = self._journal.size + self.journal_min_bytes  # not on every write
 
     def _commit_whole_file(self, writes: list[Write]) -> None:
@@ -335,6 +351,8 @@ class TinyDBStore:
         try:
             await asyncio.to_thread(write_file_atomically, path, bytes(data))
         except OSError as exc:
+            if is_disk_full(exc):
+                raise disk_full_error(self.directory) from exc
             raise StoreError(f"The file {name} could not be saved: {_reason(exc)}.") from exc
 
     async def read_blob(self, name: str) -> bytes | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.config import Settings
-from core.errors import FeedParseError, FetchError, HttpStatusError, NotFoundError, StoreError
+from core.errors import DiskFullError, FeedParseError, FetchError, HttpStatusError, NotFoundError, StoreError
 from core.feeds.back_catalogue import first_poll_queue, queue_episode, requeue_candidates
 from core.feeds.episodes import KnownEpisodes, metadata_hash, new_episode, updated_episode
 from core.feeds.fetching import Fetched, fetch_feed, is_private, status_sentence
@@ -129,6 +129,8 @@ class FeedPoller:
             async with gate:
                 try:
                     return await self.poll(feed)
+                except DiskFullError:
+                    raise  # every feed would fail alike: one error for the caller, not a hundred
                 except Exception as exc:  # one broken feed must never stop the others
                     log.exception("feed %s: poll crashed", feed.id)
                     reason = f"Internal error: {type(exc).__name__}"
