@@ -14,6 +14,7 @@ class FeedStatus(StrEnum):
 
     ACTIVE = "active"
     GONE = "gone"  # answered 410: never polled again
+    IDLE = "idle"  # a user feed nobody follows: kept, not polled until followed again
 
 
 @dataclass(frozen=True)

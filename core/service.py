@@ -22,13 +22,14 @@ from core.errors import (
 from core.feeds.opml import build_opml, parse_opml
 from core.feeds.poller import FeedPoller
 from core.feeds.search import search_podcasts
-from core.models import Answer, Digest, DigestItem, Feed, Subscriber, Turn
+from core.models import Answer, Digest, DigestItem, Feed, FeedStatus, Subscriber, Turn
 from core.ports import AddFeedResult, Clock, Fetcher, ImportResult, MessageRef
 from core.qa import Answerer
 from core.ranking import apply_feedback
 from core.ratelimit import UserRateLimiter
 from core.repos import Conversation, MessageLink, MessageState, Repos, SearchChoice, ledger_key
 from core.schedule import local_day_of, next_delivery
+from core.subscriber_locks import KeyedLocks
 from core.subscriptions import deactivate, migrate, require_subscriber, subscriber_id_for
 from core.timeutil import parse_hhmm, parse_zone
 
@@ -62,6 +63,9 @@ class CastfiveService:
         self.builder = builder
         self.answerer = answerer
         self._questions = UserRateLimiter(settings.delivery.question_limit_per_hour, 3600.0)
+        # PTB and discord.py run commands concurrently: every read-modify-write of one subscriber
+        # (and every "is this feed still followed" decision, keyed "feed:<id>") holds its lock
+        self._locks = KeyedLocks()
 
     # --- subscriptions -----------------------------------------------------------------
 
@@ -71,9 +75,16 @@ class CastfiveService:
     ) -> Subscriber:
         """Subscribe a chat with defaults, or reactivate it; idempotent."""
         subscriber_id = subscriber_id_for(platform, chat_id)
-        existing = await self.repos.subscribers.get(subscriber_id)
         zone = _checked_zone(timezone) if timezone else None
         hhmm = _checked_time(delivery_time) if delivery_time else None
+        async with self._locks.hold(subscriber_id):
+            return await self._subscribe_locked(subscriber_id, platform, chat_id, title, zone, hhmm)
+
+    async def _subscribe_locked(
+        self, subscriber_id: str, platform: str, chat_id: str, title: str, zone: str | None,
+        hhmm: str | None,
+    ) -> Subscriber:
+        existing = await self.repos.subscribers.get(subscriber_id)
         if existing is not None:
             updated = dataclasses.replace(
                 existing, active=True, paused=False, consecutive_gone=0, title=title or existing.title,
@@ -92,7 +103,8 @@ class CastfiveService:
 
     async def unsubscribe(self, subscriber_id: str) -> None:
         """Stop deliveries to the chat (it can /start again)."""
-        await deactivate(self.repos, subscriber_id, "unsubscribed")
+        async with self._locks.hold(subscriber_id):
+            await deactivate(self.repos, subscriber_id, "unsubscribed")
 
     async def get_subscriber(self, subscriber_id: str) -> Subscriber | None:
         """The subscriber, or None."""
@@ -102,12 +114,14 @@ class CastfiveService:
         self, subscriber_id: str, hhmm: str, timezone: str | None = None
     ) -> Subscriber:
         """Change the local delivery time (and optionally the zone)."""
-        subscriber = await require_subscriber(self.repos, subscriber_id)
-        updated = dataclasses.replace(
-            subscriber, delivery_time=_checked_time(hhmm),
-            timezone=_checked_zone(timezone) if timezone else subscriber.timezone,
-        )
-        await self.repos.subscribers.put(updated)
+        checked_time = _checked_time(hhmm)
+        zone = _checked_zone(timezone) if timezone else None
+        async with self._locks.hold(subscriber_id):
+            subscriber = await require_subscriber(self.repos, subscriber_id)
+            updated = dataclasses.replace(
+                subscriber, delivery_time=checked_time, timezone=zone or subscriber.timezone,
+            )
+            await self.repos.subscribers.put(updated)
         return updated
 
     async def pause(self, subscriber_id: str) -> Subscriber:
@@ -119,9 +133,10 @@ class CastfiveService:
         return await self._set_paused(subscriber_id, False)
 
     async def _set_paused(self, subscriber_id: str, paused: bool) -> Subscriber:
-        subscriber = await require_subscriber(self.repos, subscriber_id)
-        updated = dataclasses.replace(subscriber, paused=paused)
-        await self.repos.subscribers.put(updated)
+        async with self._locks.hold(subscriber_id):
+            subscriber = await require_subscriber(self.repos, subscriber_id)
+            updated = dataclasses.replace(subscriber, paused=paused)
+            await self.repos.subscribers.put(updated)
         return updated
 
     async def next_delivery(self, subscriber_id: str) -> datetime:
@@ -134,12 +149,14 @@ class CastfiveService:
 
     async def recipient_gone(self, subscriber_id: str, reason: str) -> None:
         """The chat removed or blocked the bot: deactivate now."""
-        await deactivate(self.repos, subscriber_id, reason)
+        async with self._locks.hold(subscriber_id):
+            await deactivate(self.repos, subscriber_id, reason)
 
     async def migrate(self, subscriber_id: str, new_chat_id: str) -> Subscriber:
         """The chat moved to a new id (Telegram group upgraded to supergroup)."""
-        subscriber = await require_subscriber(self.repos, subscriber_id)
-        moved = await migrate(self.repos, subscriber, new_chat_id)
+        async with self._locks.hold(subscriber_id):
+            subscriber = await require_subscriber(self.repos, subscriber_id)
+            moved = await migrate(self.repos, subscriber, new_chat_id)
         self.delivery.history.move(subscriber_id, moved.id)
         return moved
 
@@ -162,7 +179,7 @@ class CastfiveService:
         if not text:
             raise ValidationError("Send a feed URL or a few words to search for, e.g. /add hard fork")
         if text.lower().startswith(("http://", "https://")) or "://" in text:
-            return AddFeedResult(feed=await self._follow(subscriber, text))
+            return AddFeedResult(feed=await self._follow(subscriber.id, text))
         results = await search_podcasts(self.fetcher, self.settings.feeds.search_url, text[:100])
         now = self.clock.now()
         await self.repos.store.apply(
@@ -176,42 +193,64 @@ class CastfiveService:
         choice = await self.repos.search_choices.get(f"{subscriber_id}|{choice_id}")
         if choice is None:
             raise NotFoundError("That search result has expired: search again with /add.")
-        return await self._follow(subscriber, choice.result.feed_url)
+        return await self._follow(subscriber.id, choice.result.feed_url)
 
-    async def _follow(self, subscriber: Subscriber, url: str) -> Feed:
-        ids = await self._feed_ids(subscriber)
+    async def _follow(self, subscriber_id: str, url: str) -> Feed:
+        # a cheap early answer without fetching; the check that counts is the one under the lock
+        self._check_limit(await self._feed_ids(await require_subscriber(self.repos, subscriber_id)))
+        feed, _ = await self.poller.add_feed(url, origin="user")  # network: never under the lock
+        try:
+            async with self._locks.hold(subscriber_id):
+                subscriber = await require_subscriber(self.repos, subscriber_id)
+                ids = await self._feed_ids(subscriber)
+                if feed.id not in ids:
+                    self._check_limit(ids)
+                    await self.repos.subscribers.put(
+                        dataclasses.replace(subscriber, feed_ids=(*ids, feed.id)))
+        finally:  # followed or refused, the feed is polled exactly when somebody follows it
+            await self._sync_polling(feed.id)
+        log.info("feed followed subscriber=%s feed=%s", subscriber_id, feed.id)
+        return feed
+
+    def _check_limit(self, ids: tuple[str, ...]) -> None:
         if len(ids) >= self.settings.feeds.max_feeds_per_subscriber:
             raise LimitReachedError(
                 f"You follow {len(ids)} shows, the most allowed here; remove one first."
             )
-        feed, _ = await self.poller.add_feed(url, origin="user")
-        if feed.id not in ids:
-            await self.repos.subscribers.put(dataclasses.replace(subscriber, feed_ids=(*ids, feed.id)))
-        log.info("feed followed subscriber=%s feed=%s", subscriber.id, feed.id)
-        return feed
+
+    async def _sync_polling(self, feed_id: str) -> None:
+        """Poll a user feed while a subscriber follows it; operator feeds are always polled."""
+        # serialised per feed and decided from what is stored, so the last decision sees every write
+        async with self._locks.hold(f"feed:{feed_id}"):
+            feed = await self.repos.feeds.get(feed_id)
+            if feed is None or feed.origin == "operator" or feed.status == FeedStatus.GONE:
+                return
+            followed = any(feed_id in (s.feed_ids or ()) for s in await self.repos.subscribers.all())
+            await self.poller.set_polled(feed_id, followed)
 
     async def remove_feed(self, subscriber_id: str, feed_id: str) -> None:
-        """Stop following a feed."""
-        subscriber = await require_subscriber(self.repos, subscriber_id)
-        ids = await self._feed_ids(subscriber)
-        if feed_id not in ids:
-            raise NotFoundError("You do not follow that show.")
-        await self.repos.subscribers.put(
-            dataclasses.replace(subscriber, feed_ids=tuple(i for i in ids if i != feed_id))
-        )
+        """Stop following a feed; a user feed nobody follows any more stops being polled."""
+        async with self._locks.hold(subscriber_id):
+            subscriber = await require_subscriber(self.repos, subscriber_id)
+            ids = await self._feed_ids(subscriber)
+            if feed_id not in ids:
+                raise NotFoundError("You do not follow that show.")
+            await self.repos.subscribers.put(
+                dataclasses.replace(subscriber, feed_ids=tuple(i for i in ids if i != feed_id))
+            )
+        await self._sync_polling(feed_id)
 
     async def import_opml(self, subscriber_id: str, data: bytes) -> ImportResult:
         """Follow every feed of an OPML file; one bad feed never stops the rest."""
-        subscriber = await require_subscriber(self.repos, subscriber_id)
+        await require_subscriber(self.repos, subscriber_id)
         if len(data) > MAX_OPML_BYTES:
             raise ValidationError("That OPML file is too large (over 1 MiB).")
         added: list[Feed] = []
         failed: list[tuple[str, str]] = []
         for title, url in parse_opml(data):
             try:
-                feed = await self._follow(subscriber, url)
+                feed = await self._follow(subscriber_id, url)  # each write atomic on its own
                 added.append(feed)
-                subscriber = await require_subscriber(self.repos, subscriber_id)
             except LimitReachedError as exc:
                 failed.append((title or "a feed", str(exc)))
                 break
@@ -269,7 +308,9 @@ class CastfiveService:
             raise NotFoundError("That insight no longer exists.")
         if vote not in (1, -1):
             raise ValidationError("A vote is +1 or -1.")
-        await self.repos.subscribers.put(apply_feedback(subscriber, insight, vote))
+        async with self._locks.hold(subscriber_id):  # re-read: a concurrent command may have written
+            subscriber = await require_subscriber(self.repos, subscriber_id)
+            await self.repos.subscribers.put(apply_feedback(subscriber, insight, vote))
 
     # --- follow-up questions ---------------------------------------------------------------------
 

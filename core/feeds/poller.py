@@ -152,6 +152,18 @@ class FeedPoller:
             self._known.forget_feed(feed_id)
             log.info("feed %s removed with %d episodes", feed_id, len(known))
 
+    async def set_polled(self, feed_id: str, polled: bool) -> None:
+        """Poll a feed again (ACTIVE) or stop polling it (IDLE); a gone feed stays gone."""
+        async with self._lock_for(feed_id):  # the same lock as a poll, so no poll writes back ACTIVE
+            feed = await self._feeds.get(feed_id)
+            if feed is None or feed.status == FeedStatus.GONE:
+                return
+            status = FeedStatus.ACTIVE if polled else FeedStatus.IDLE
+            if feed.status != status:
+                await self._feeds.put(dataclasses.replace(feed, status=status))
+                log.info("feed %s %s", feed_id,
+                         "polled again" if polled else "followed by nobody: not polled")
+
     async def list_feeds(self) -> list[Feed]:
         """Every stored feed, by title."""
         return sorted(await self._feeds.all(), key=lambda f: (f.title.casefold(), f.id))
