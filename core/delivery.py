@@ -12,6 +12,8 @@ from datetime import date, datetime, timedelta
 
 from core.config import Settings
 from core.digests import Catalog, DigestBuilder, SentHistory
+from core.diskfull import log_disk_full
+from core.errors import DiskFullError
 from core.models import Digest, OutcomeKind, SendOutcome, Subscriber
 from core.ports import ChatPort, Clock
 from core.ratelimit import TokenBucket
@@ -172,6 +174,8 @@ class DeliveryService:
     ) -> None:
         try:
             await self.deliver(subscriber, local_date, catalog, report)
+        except DiskFullError as exc:  # every subscriber fails alike: one line a minute, not one each
+            log_disk_full(log, exc, "delivery")
         except Exception:  # one subscriber's failure never stops the round
             log.exception("delivery failed subscriber=%s date=%s", subscriber.id, local_date)
 

@@ -1,11 +1,22 @@
-"""`castfive scan` on a full disk: one clear line, a nonzero exit, no traceback."""
+"""A full disk: `castfive scan` prints one clear line and fails; the bot logs it once a minute."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+
+from core.diskfull import reset_log_throttle
+from core.errors import DiskFullError
+from core.repos import Repos
+from tests.fakes.chat_port import FakeChatPort
+from tests.fakes.clock import FakeClock
+from tests.fakes.memory_store import FakeStore
+from tests.fakes.seed import seed
+from tests.test_delivery import make, subscribe
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -49,9 +60,8 @@ def test_scan_on_a_full_disk_prints_one_line_and_fails(tmp_path: Path) -> None:
 
 def test_a_full_disk_is_logged_once_a_minute_not_once_per_operation(caplog) -> None:
     import errno
-    import logging
 
-    from core.diskfull import is_disk_full, log_disk_full, reset_log_throttle
+    from core.diskfull import is_disk_full, log_disk_full
 
     reset_log_throttle()
     log = logging.getLogger("castfive.test.diskfull")
@@ -62,4 +72,40 @@ def test_a_full_disk_is_logged_once_a_minute_not_once_per_operation(caplog) -> N
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "once a minute" in errors[0].getMessage()
     assert is_disk_full(full) and not is_disk_full(OSError(errno.EACCES, "denied"))
+    reset_log_throttle()
+
+
+class FillableStore(FakeStore):
+    """The in-memory store with a disk that can fill up: every write fails while it is full."""
+
+    full = False
+
+    async def put(self, table: str, key: str, doc) -> None:
+        if self.full:
+            raise DiskFullError("the data folder is full: 0 MB free, need more to continue")
+        await super().put(table, key, doc)
+
+    async def delete(self, table: str, key: str) -> None:
+        if self.full:
+            raise DiskFullError("the data folder is full: 0 MB free, need more to continue")
+        await super().delete(table, key)
+
+
+async def test_a_delivery_round_on_a_full_disk_logs_one_line_and_delivers_once_space_returns(caplog) -> None:
+    store, clock, port = FillableStore(), FakeClock(datetime(2026, 11, 28, 8, 1, tzinfo=UTC)), FakeChatPort()
+    await seed(Repos(store))
+    for n in range(20):
+        await subscribe(store, str(n))
+    delivery = make(store, clock, port)
+    reset_log_throttle()
+    store.full = True
+    with caplog.at_level(logging.INFO):
+        await delivery.tick()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "data folder is full" in errors[0].getMessage()
+    assert not any(r.exc_info for r in caplog.records)  # no traceback per subscriber
+    store.full = False  # space freed: the next tick delivers without anyone stepping in
+    clock.advance(minutes=1)
+    await delivery.tick()
+    assert {chat for chat, _ in port.sent} == {str(n) for n in range(20)}
     reset_log_throttle()
