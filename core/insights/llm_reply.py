@@ -16,6 +16,10 @@ MAX_INSIGHT_CHARS = 500  # three long sentences; the prompt asks for 400
 MIN_QUOTE_WORDS = 4
 MAX_QUOTE_WORDS = 90  # the prompt asks for 60; some slack before calling it malformed
 _FENCED = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
+_FENCE_LINE = re.compile(r"^\s*```[\w-]*\s*$", re.MULTILINE)
+_VALUE_START = re.compile(r"[\[{]")
+_INSIGHTS_LIST = re.compile(r'\{\s*"insights"\s*:\s*\[')
+_MAX_FAILED_STARTS = 20  # prose with brackets in it; past this the reply is not JSON
 _STAMP = re.compile(r"^(?:(\d{1,2}):)?(\d{1,3}):([0-5]\d)(?:\.\d+)?$")
 _INLINE_STAMP = re.compile(r"\[(?:\d{1,2}:)?\d{1,3}:\d{2}\]")
 _KINDS = {k.value for k in InsightKind}
@@ -63,32 +67,102 @@ def parse_stamp(value: Any) -> float | None:
 
 
 def read_reply(text: str) -> tuple[list[ProposedInsight], list[str]]:
-    """Valid items and one problem line per invalid item; raises ReplyError for a broken reply."""
+    """Valid items and one problem line per invalid item; raises ReplyError for a broken reply.
+
+    Small models wrap JSON in fences and prose, send several objects one after another and
+    run out of tokens mid-array, so every JSON value in the text is read, a cut-off list is
+    salvaged up to its last complete item, and repeated items count once.
+    """
     body = text.strip()
     if not body:
         raise ReplyError("the reply was empty")
     fenced = _FENCED.match(body)
-    if fenced:
-        body = fenced.group(1)
-    try:
-        doc = json.loads(body)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise ReplyError(f"the reply is not valid JSON ({exc})") from None
-    if not isinstance(doc, dict) or "insights" not in doc:
+    body = fenced.group(1) if fenced else _FENCE_LINE.sub("", body)
+    docs, salvaged = _json_values(body)
+    if not docs and not salvaged:
+        raise ReplyError("the reply is not valid JSON (no complete JSON value in it)")
+    items: list[Any] = list(salvaged)
+    shaped = bool(salvaged)
+    for doc in docs:
+        if isinstance(doc, dict) and "insights" in doc:
+            if not isinstance(doc["insights"], list):
+                raise ReplyError('"insights" must be a list')
+            if len(doc["insights"]) > MAX_INSIGHTS_PER_WINDOW:
+                raise ReplyError(
+                    f'"insights" has {len(doc["insights"])} items; at most {MAX_INSIGHTS_PER_WINDOW}'
+                )
+            items.extend(doc["insights"])
+            shaped = True
+        elif isinstance(doc, dict) and "insight" in doc:  # a bare item instead of the wrapper
+            items.append(doc)
+            shaped = True
+        elif isinstance(doc, list) and doc and all(
+            isinstance(i, dict) and "insight" in i for i in doc
+        ):
+            items.extend(doc)
+            shaped = True
+    if not shaped:
         raise ReplyError('the reply must be a JSON object with an "insights" list')
-    items = doc["insights"]
-    if not isinstance(items, list):
-        raise ReplyError('"insights" must be a list')
-    if len(items) > MAX_INSIGHTS_PER_WINDOW:
-        raise ReplyError(f'"insights" has {len(items)} items; at most {MAX_INSIGHTS_PER_WINDOW}')
     good: list[ProposedInsight] = []
     problems: list[str] = []
+    seen: set[tuple[str, str]] = set()
     for index, item in enumerate(items):
         try:
-            good.append(_read_item(item))
+            proposed = _read_item(item)
         except ValueError as exc:
             problems.append(f"item {index}: {exc}")
-    return good, problems
+            continue
+        key = (proposed.insight.casefold(), proposed.quote.casefold())
+        if key in seen:  # the same item again: small models loop
+            continue
+        seen.add(key)
+        good.append(proposed)
+    return good[:MAX_INSIGHTS_PER_WINDOW], problems
+
+
+def _json_values(body: str) -> tuple[list[Any], list[Any]]:
+    """Every complete top-level JSON value in `body`, and the complete items of a cut-off list."""
+    decoder = json.JSONDecoder()
+    docs: list[Any] = []
+    pos, failures = 0, 0
+    while failures < _MAX_FAILED_STARTS:
+        match = _VALUE_START.search(body, pos)
+        if match is None:
+            return docs, []
+        try:
+            doc, end = decoder.raw_decode(body, match.start())
+        except (json.JSONDecodeError, RecursionError):
+            salvaged = _salvage(body, match.start(), decoder)
+            if salvaged:
+                return docs, salvaged  # a list cut off at the token cap ends the reply
+            failures += 1
+            pos = match.start() + 1
+            continue
+        docs.append(doc)
+        pos = end
+    return docs, []
+
+
+def _salvage(body: str, start: int, decoder: json.JSONDecoder) -> list[Any]:
+    """The complete items of an "insights" list (or a bare list) that the reply cut off."""
+    head = _INSIGHTS_LIST.match(body, start)
+    if head:
+        pos = head.end()
+    elif body[start] == "[":
+        pos = start + 1
+    else:
+        return []
+    items: list[Any] = []
+    while True:
+        while pos < len(body) and body[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(body) or body[pos] != "{":
+            return items
+        try:
+            item, pos = decoder.raw_decode(body, pos)
+        except (json.JSONDecodeError, RecursionError):
+            return items
+        items.append(item)
 
 
 def _read_item(item: Any) -> ProposedInsight:
