@@ -12,7 +12,7 @@ from core.config import InsightSettings, LLMSettings
 from core.errors import LLMError
 from core.ids import insight_id_for, short_hash
 from core.insights.budget import BudgetedLLM, LLMBudget
-from core.insights.filler import drop_sponsor_segments
+from core.insights.filler import drop_sponsor_segments, filler_reasons
 from core.insights.llm_reply import ProposedInsight, ReplyError, read_reply
 from core.insights.prompts import (
     PROMPT_VERSION,
@@ -20,7 +20,7 @@ from core.insights.prompts import (
     new_fence,
     retry_messages,
 )
-from core.insights.provenance import Alignment, QuoteAligner
+from core.insights.provenance import Alignment, QuoteAligner, normalise_words
 from core.insights.windows import Window, make_windows
 from core.models import Chapter, Episode, Insight, InsightKind, Segment, Transcript
 from core.ports import LLM, Clock, Store
@@ -100,7 +100,7 @@ class LLMExtractor:
             "episode_id": episode.id, "model": self.model, "prompt_version": PROMPT_VERSION,
             "windows": {},
         }
-        proposed: list[ProposedInsight] = []
+        proposed: list[tuple[ProposedInsight, Window]] = []
         for window in windows:
             window_key = short_hash(window.text, length=12)
             entry = _cached_entry(cache["windows"].get(window_key))
@@ -124,7 +124,7 @@ class LLMExtractor:
             if entry["reason"]:
                 where = f"window {window.index + 1} ({_span(window)})"
                 stats.given_up.append(f"{where}: {entry['reason']}")
-            proposed.extend(entry["items"])
+            proposed.extend((item, window) for item in entry["items"])
         insights = self._finish(proposed, segments, episode, chapters, stats)
         log.info(
             "llm extraction: episode=%s windows=%d cached=%d calls=%d retries=%d given_up=%d "
@@ -183,22 +183,17 @@ class LLMExtractor:
     # --- merge: provenance, duplicates from the overlap, scores --------------------------------
 
     def _finish(
-        self, proposed: list[ProposedInsight], segments: Sequence[Segment], episode: Episode,
-        chapters: Sequence[Chapter], stats: ExtractionStats,
+        self, proposed: list[tuple[ProposedInsight, Window]], segments: Sequence[Segment],
+        episode: Episode, chapters: Sequence[Chapter], stats: ExtractionStats,
     ) -> list[Insight]:
         stats.proposed = len(proposed)
-        aligner = QuoteAligner(segments)
-        found: list[tuple[float, ProposedInsight, Alignment]] = []
-        for item in proposed:
-            where = aligner.align(item.quote, hint=item.start)
-            if where is None:
-                stats.dropped_unquoted += 1
-                log.info("dropped an insight whose quote is not in the transcript: episode=%s "
+        found = settle(proposed, segments)
+        stats.dropped_unquoted = len(proposed) - len(found)
+        for item, _ in proposed:
+            if not any(item is f[1] for f in found):
+                log.info("dropped an insight whose quote is not in its window: episode=%s "
                          "near=%s quote=%.60r",
                          episode.id, format_timestamp(item.start), item.quote)
-                continue
-            found.append((score_of(item), item, where))
-        found.sort(key=lambda f: (-f[0], f[2].start))
         kept: list[tuple[float, ProposedInsight, Alignment]] = []
         for candidate in found:
             if any(_same_insight(candidate, other) for other in kept):
@@ -218,7 +213,7 @@ class LLMExtractor:
                 start=where.start,
                 end=where.end,
                 kind=InsightKind(item.kind),
-                score=score,
+                score=score_of(item),
                 novelty=item.novelty,
                 specificity=item.specificity,
                 evidence=item.evidence,
@@ -227,8 +222,52 @@ class LLMExtractor:
                 extractor=self.name,
                 created_at=now,
             )
-            for score, item, where in kept
+            for _, item, where in kept
         ]
+
+
+def settle(
+    proposed: Sequence[tuple[ProposedInsight, Window]], segments: Sequence[Segment],
+) -> list[tuple[float, ProposedInsight, Alignment]]:
+    """Proposals whose quote is in their own window, ranked across the episode, best first.
+
+    Only the window the model saw can ground its quote: a quote found elsewhere, or nowhere
+    (invented from the header, paraphrased past MIN_RATIO), is dropped. An insight that only
+    copies its quote back is kept when the quote passes the offline ranker's filler rules,
+    because it is then a transcript sentence the offline path could deliver too; a copied
+    greeting or question is not.
+    """
+    aligners: dict[int, QuoteAligner] = {}
+    found: list[tuple[ProposedInsight, Window, Alignment]] = []
+    for item, window in proposed:
+        aligner = aligners.get(window.index)
+        if aligner is None:
+            inside = [s for s in segments
+                      if s.start <= window.end + 0.5 and max(s.end, s.start) >= window.start - 0.5]
+            aligner = aligners[window.index] = QuoteAligner(inside)
+        where = aligner.align(item.quote, hint=item.start)
+        if where is None or (_copies_quote(item) and filler_reasons(where.text)):
+            continue
+        found.append((item, window, where))
+    # Models score windows on their own scales (small ones give 0.5 to everything), so the
+    # episode ranking mixes the raw score, the score relative to its window's best and how
+    # exactly the quote matched.
+    best: dict[int, float] = {}
+    for item, window, _ in found:
+        best[window.index] = max(best.get(window.index, 0.0), score_of(item))
+    ranked = []
+    for item, window, where in found:
+        raw = score_of(item)
+        relative = raw / best[window.index] if best[window.index] > 0 else 0.0
+        ranked.append((round(0.6 * raw + 0.2 * relative + 0.2 * where.ratio, 4), item, where))
+    ranked.sort(key=lambda f: (-f[0], f[2].start))
+    return ranked
+
+
+def _copies_quote(item: ProposedInsight) -> bool:
+    """Whether the insight is (nearly) its quote again rather than something said about it."""
+    a, b = " ".join(normalise_words(item.insight)), " ".join(normalise_words(item.quote))
+    return SequenceMatcher(None, a, b, autojunk=False).ratio() >= 0.9
 
 
 def _cached_entry(doc: Any) -> dict[str, Any] | None:
