@@ -25,6 +25,11 @@ def resolve_catalogue_entry(entry: str, settings: Settings) -> str:
     return str(path.resolve())
 
 
+def catalogue_feed_ids(settings: Settings) -> frozenset[str]:
+    """The feed ids of the operator's catalogue: always polled, whoever follows them."""
+    return frozenset(feed_id_for(resolve_catalogue_entry(e, settings)) for e in settings.feeds.catalogue)
+
+
 async def sync_catalogue(poller: FeedPoller, repos: Repos, settings: Settings) -> list[str]:
     """Add catalogue feeds not yet in the store, a few at a time.
 

@@ -8,6 +8,7 @@ import time
 from datetime import datetime, timedelta
 
 from core.blobs import load_transcript
+from core.catalogue import catalogue_feed_ids
 from core.config import Settings
 from core.delivery import DeliveryService
 from core.digests import DigestBuilder, item_for
@@ -224,6 +225,8 @@ class CastfiveService:
         async with self._locks.hold(f"feed:{feed_id}"):
             feed = await self.repos.feeds.get(feed_id)
             if feed is None or feed.origin == "operator" or feed.status == FeedStatus.GONE:
+                return
+            if feed_id in catalogue_feed_ids(self.settings):  # added by a user before the operator
                 return
             followed = any(feed_id in (s.feed_ids or ()) for s in await self.repos.subscribers.all())
             await self.poller.set_polled(feed_id, followed)

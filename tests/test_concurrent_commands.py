@@ -7,12 +7,13 @@ import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+import pytest
 import pytest_asyncio
 from aiohttp import web
 
 from core.adapters.http import SafeFetcher
 from core.bootstrap import build_services
-from core.config import HttpSettings, Settings
+from core.config import FeedSettings, HttpSettings, Settings
 from core.errors import LimitReachedError
 from core.models import FeedStatus
 from core.subscriber_locks import KeyedLocks
@@ -42,12 +43,14 @@ async def serve_feed(request: web.Request) -> web.Response:
 
 
 @pytest_asyncio.fixture
-async def world(http_server) -> AsyncIterator[tuple[object, str]]:
+async def world(request, http_server) -> AsyncIterator[tuple[object, str]]:
     app = web.Application()
     app.router.add_get("/feed{n}.xml", serve_feed)
     base = await http_server(app)
+    catalogue = tuple(f"{base}/feed{n}.xml" for n in getattr(request, "param", ()))
     settings = Settings(http=HttpSettings(allow_private_addresses=True, total_timeout_s=20,
-                                          connect_timeout_s=5))
+                                          connect_timeout_s=5),
+                        feeds=FeedSettings(catalogue=catalogue))
     fetcher = SafeFetcher(settings.http)
     await fetcher.start()
     services = build_services(settings, clock=FakeClock(datetime(2026, 11, 28, 9, 0, tzinfo=UTC)),
@@ -121,6 +124,18 @@ async def test_after_removal_no_feed_that_nobody_follows_is_polled(world):
     services.clock.advance(days=2)
     polled = {r.feed.id for r in await services.poller.poll_due()}
     assert polled == {shared.id, feeds[5].id}
+
+
+
+@pytest.mark.parametrize("world", [(3,)], indirect=True)
+async def test_a_feed_in_the_operator_catalogue_is_still_polled_when_its_last_user_leaves(world):
+    services, base = world
+    api = services.api
+    sub = await api.subscribe("telegram", "1")
+    feed = (await api.add_feed(sub.id, f"{base}/feed3.xml")).feed  # before the catalogue synced
+    await api.remove_feed(sub.id, feed.id)
+    services.clock.advance(days=2)
+    assert {r.feed.id for r in await services.poller.poll_due()} == {feed.id}
 
 
 async def test_a_subscriber_lock_serialises_its_holders_and_is_forgotten_when_idle():
