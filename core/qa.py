@@ -19,6 +19,7 @@ from core.errors import LLMError, ValidationError
 from core.insights.filler import drop_sponsor_segments
 from core.insights.llm_reply import parse_stamp
 from core.insights.prompts import answer_messages, new_fence
+from core.insights.provenance import normalise_words
 from core.models import Answer, Citation, Insight, Transcript, Turn
 from core.ports import LLM
 from core.retrieval import Passage, PassageIndex, build_passages, excerpt, terms
@@ -41,6 +42,9 @@ INTRO = "Here is what the episode says about that:"
 NOT_COVERED = "The episode does not seem to cover that. Here is what it says around this insight:"
 _CITED = re.compile(r"\s?\[((?:\d{1,2}:)?\d{1,3}:\d{2})\]")
 _MARKER = re.compile(r"<<<[^<>]{0,80}>>>")
+_QUOTED = re.compile(r"[“\"]([^”\"]{8,400})[”\"]")
+_NUMBER = re.compile(r"\b\d+(?:[.,]\d+)*\b")
+_NAME = re.compile(r"\b(?!I\b)[A-Z][\w'’-]*")
 
 
 def clean_question(question: str) -> str:
@@ -135,7 +139,18 @@ class Answerer:
             json_mode=True,
         )
         text, covered = _read_answer(reply.text)
+        stamped = bool(_CITED.search(text))
         text, cited = _check_citations(text, passages)
+        if covered:
+            why = unsupported(text, [p.text for p in passages])
+            if not why and stamped and not cited:
+                why = "every stamp it cites is outside the passages"
+            if why:  # an invented "covered" answer must not reach the listener
+                log.warning("model answer claimed covered but is not in the passages: "
+                            "insight=%s reason=%s", insight.id, why)
+                own = Citation(insight.start, insight.end, insight.quote)
+                text = f"{NOT_COVERED}\n\n[{format_timestamp(own.start)}] “{own.text}”"
+                return replace(base, text=text, citations=(own,), grounded=False)
         if covered and not cited:
             raise LLMError("The model's answer cites nothing from the episode.")
         citations = tuple(
@@ -156,13 +171,59 @@ def _context(near: list[Passage], relevant: list[Passage]) -> list[Passage]:
     return sorted(chosen.values(), key=lambda p: p.start)
 
 
+def unsupported(answer: str, passages: Sequence[str]) -> str:
+    """Why an answer says what the passages do not (a figure, a name, a quote); "" if it doesn't.
+
+    Small models answer unanswerable questions with a made-up figure ("24 fps") and
+    "covered": true, so the answer's checkable content must be in the given passages.
+    """
+    answer = _CITED.sub(" ", answer)
+    source_words = set(normalise_words(" ".join(passages)))
+    source_text = " " + " ".join(normalise_words(" ".join(passages))) + " "
+    for quoted in _QUOTED.findall(answer):
+        words = normalise_words(quoted)
+        if len(words) >= 3 and f" {' '.join(words)} " not in source_text:
+            return f"the quote {quoted[:40]!r} is not in the passages"
+    for number in _NUMBER.findall(answer):
+        if not set(normalise_words(number)) <= source_words:
+            return f"the figure {number!r} is not in the passages"
+    for match in _NAME.finditer(answer):
+        before = answer[: match.start()].rstrip()
+        if not before or before[-1] in ".!?:;\"“(":
+            continue  # a capital that only starts a sentence names nothing
+        if not set(normalise_words(match.group(0))) <= source_words:
+            return f"the name {match.group(0)!r} is not in the passages"
+    return ""
+
+
+def _first_object(text: str) -> object:
+    """The first JSON object in a reply that may wrap it in fences or prose; None if none."""
+    decoder = json.JSONDecoder()
+    pos = 0
+    for _ in range(20):  # prose with braces in it; past this the reply is not JSON
+        start = text.find("{", pos)
+        if start < 0:
+            return None
+        try:
+            doc, _end = decoder.raw_decode(text, start)
+        except (json.JSONDecodeError, RecursionError):
+            pos = start + 1
+            continue
+        if isinstance(doc, dict):
+            return doc
+        pos = start + 1
+    return None
+
+
 def _read_answer(text: str) -> tuple[str, bool]:
     """The answer text and whether the model says the episode covers it; LLMError if unusable."""
     body = text.strip().removeprefix("```json").removeprefix("```").removesuffix("```").strip()
     try:
         doc = json.loads(body)
     except (json.JSONDecodeError, RecursionError):
-        raise LLMError("The model's answer was not the JSON asked for.") from None
+        doc = _first_object(body)
+        if doc is None:
+            raise LLMError("The model's answer was not the JSON asked for.") from None
     if not isinstance(doc, dict):
         raise LLMError("The model's answer was not a JSON object.")
     answer, covered = doc.get("answer"), doc.get("covered")
