@@ -96,7 +96,7 @@ def build_passages(segments: Sequence[Segment]) -> list[Passage]:
     """Consecutive segments grouped into passages of about TARGET_S (at most MAX_S) seconds."""
     passages: list[Passage] = []
     parts: list[str] = []
-    pieces: list[tuple[float, str]] = []
+    pieces: list[tuple[float, float, str]] = []
     start = end = 0.0
     speaker: str | None = None
 
