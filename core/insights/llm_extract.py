@@ -44,7 +44,7 @@ class ExtractionStats:
     given_up: list[str] = field(default_factory=list)  # "window 2 (05:00-15:10): reason"
     proposed: int = 0
     dropped_invalid: int = 0  # items that broke the schema even after the retry
-    dropped_unquoted: int = 0  # quotes not found in the transcript
+    dropped_unquoted: int = 0  # quotes not found in their window, or copied-back filler
     duplicates: int = 0
     kept: int = 0
     tokens: int = 0
