@@ -17,9 +17,10 @@ import pytest
 
 from core.adapters.llm_litellm import LiteLLMClient
 from core.config import InsightSettings
-from core.insights.llm_extract import LLMExtractor
+from core.insights.llm_extract import LLMExtractor, settle
 from core.insights.llm_reply import ReplyError, parse_stamp, read_reply
 from core.insights.provenance import normalise_words
+from core.insights.windows import Line, Window
 from core.models import Episode, Insight, Segment, Transcript
 from core.qa import Answerer, unsupported
 from tests.fakes.clock import FakeClock
@@ -154,3 +155,65 @@ def test_an_answer_built_from_the_passages_is_supported() -> None:
                        passages) == ""
     assert "24" in unsupported("The demo reached 24 fps.", passages)
     assert "Doom" in unsupported("It ran the Doom demo.", passages)
+
+
+# --- the same failure shapes, written out, so they are covered without the recordings ------
+
+SAID = "The harbour in Bergen doubled its freight volume after the new rail link opened."
+ALSO = "Solar panels on the bakery roof now cover two thirds of its power bill each year."
+
+
+def item_json(quote: str, insight: str = "Bergen's harbour freight doubled with the rail link.",
+              score: float = 0.6) -> str:
+    return json.dumps({"insight": insight, "quote": quote, "start": "00:00", "kind": "data",
+                       "novelty": score, "specificity": score, "evidence": score})
+
+
+def test_several_fenced_objects_after_prose_are_all_read_and_repeats_count_once() -> None:
+    first, second = item_json(SAID), item_json(ALSO, "The bakery's roof solar covers most power.")
+    text = (f'Sure! Here are the insights:\n```json\n{{"insights": [{first}]}}\n```\n\n'
+            f'{{"insights": [{second}]}}\n{{"insights": [{first}]}}')
+    items, problems = read_reply(text)
+    assert [i.quote for i in items] == [SAID, ALSO] and problems == []
+
+
+def test_a_list_cut_off_at_the_token_cap_keeps_its_complete_items() -> None:
+    text = f'{{"insights": [{item_json(SAID)}, {item_json(ALSO)[:40]}'
+    items, _ = read_reply(text)
+    assert [i.quote for i in items] == [SAID]
+
+
+def window_of(index: int, *texts: str, at: float = 0.0) -> tuple[Window, list[Segment]]:
+    segments = [Segment(at + 10.0 * i, at + 10.0 * i + 9.0, t) for i, t in enumerate(texts)]
+    return Window(index, tuple(Line(s.start, s.end, s.text) for s in segments)), segments
+
+
+def proposal(quote: str, insight: str, score: float) -> Any:
+    return read_reply(f'{{"insights": [{item_json(quote, insight, score)}]}}')[0][0]
+
+
+def test_a_quote_from_outside_its_window_or_copied_filler_is_dropped() -> None:
+    first, seg_a = window_of(0, SAID, "Hey everybody, welcome back to the show.")
+    second, seg_b = window_of(1, ALSO, at=100.0)
+    found = settle([
+        (proposal(ALSO, "The bakery's roof solar covers most of its power.", 0.9), first),
+        (proposal("Hey everybody, welcome back to the show.",
+                  "Hey everybody, welcome back to the show.", 0.9), first),
+        (proposal(SAID, SAID, 0.5), first),  # a copy, but a sentence the offline path could send
+        (proposal(ALSO, "The bakery's roof solar covers most of its power.", 0.4), second),
+    ], [*seg_a, *seg_b])
+    assert sorted(where.text for _, _, where in found) == sorted([SAID, ALSO])
+
+
+def test_episode_ranking_lets_a_modest_scorers_best_window_compete() -> None:
+    first, seg_a = window_of(0, SAID, ALSO)
+    second, seg_b = window_of(1, "Rents in Lisbon rose eleven percent while wages stayed flat.",
+                              at=100.0)
+    found = settle([
+        (proposal(SAID, "Bergen's harbour freight doubled with the rail link.", 0.7), first),
+        (proposal(ALSO, "The bakery's roof solar covers most of its power.", 0.55), first),
+        (proposal("Rents in Lisbon rose eleven percent while wages stayed flat.",
+                  "Lisbon rents outpaced wages by eleven points.", 0.55), second),
+    ], [*seg_a, *seg_b])
+    order = [where.text[:5] for _, _, where in found]
+    assert order == ["The h", "Rents", "Solar"]  # same raw score: the window's best goes first
