@@ -206,3 +206,14 @@ def test_hostile_transcript_text_does_not_crash(text: str) -> None:
 def test_broken_segment_times_do_not_crash() -> None:
     segments = (Segment(math.nan, 5.0, TALK[3]), Segment(10.0, 2.0, TALK[5]), Segment(math.inf, 1.0, TALK[6]))
     assert isinstance(extract(Transcript(EPISODE.id, segments, "test")), list)
+
+
+def test_a_plain_claim_with_its_reason_outscores_small_talk_by_a_clear_margin() -> None:
+    claim = "Remote work did not kill mentoring; it made it explicit, because nobody learns by overhearing anymore."
+    small_talk = "Pretty good, pretty good, a bit tired honestly, we had a long week here."
+    pad = [Segment(200 + 20.0 * i, 210 + 20.0 * i, f"We talked about topic number {i} for a while, then moved on.",
+                   "Host") for i in range(20)]
+    scored = rank([Segment(0, 10, claim, "Guest"), Segment(20, 30, small_talk, "Guest"), *pad],
+                  BackgroundStats())
+    single = {s.candidate.first: s.score for s in scored if s.candidate.first == s.candidate.last}
+    assert single[0] - single[1] >= 0.15

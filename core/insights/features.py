@@ -76,14 +76,17 @@ PREDICTION = _rx(r"\bwill (?:be|become|have|never|continue|replace|change|grow|f
                  r"\bi (?:predict|expect|bet)\b",
                  r"\bwon'?t last\b", r"\beventually\b")
 # A plain claim's shapes: "the problem is", "it turns out", "what matters", "that's why".
-CLAIM = _rx(r"\bthe (?:problem|reason|key|trick|secret|point|thing|lesson|truth|difference|goal|issue|"
-            r"challenge|idea|beauty|value|danger|risk|mistake|catch) (?:is|was|with|here)\b",
+CLAIM = _rx(r"\bthe (?:\w+ )?(?:problem|reason|key|trick|secret|point|thing|lesson|truth|difference|goal|"
+            r"issue|challenge|idea|beauty|value|danger|risk|mistake|catch) (?:is|was|with|here)\b",
             r"\bwhat (?:matters|happens|works|changed|makes)\b", r"\bit'?s not (?:about|that|just|only)\b",
             r"\bturns out\b", r"\bthe only way\b", r"\bthat'?s (?:why|how|what makes|the reason)\b",
-            r"\b(?:nobody|everybody|everyone|no one) (?:wants|needs|can|should|knows|cares|is)\b",
+            r"\b(?:nobody|everybody|everyone|no one)\b", r"\bwhich means\b", r"\bin other words\b",
+            r"\b(?:did|does|do|is|are|was|were) not \w+", r"\b(?:doesn'?t|don'?t|didn'?t|isn'?t|aren'?t) "
+            r"(?:kill|mean|matter|work|scale|help|solve|need|replace|make)\b",
             r"\b(?:is|are) (?:fundamentally|basically|really|actually) (?:about|a|an|the|just|not)\b",
             r"\bthe (?:best|hardest|biggest|most important|real|main) (?:\w+ )?(?:is|was|thing|way|reason)\b",
-            r"\b(?:means|meant) (?:that|you|we|they|it)\b", r"\bin other words\b",
+            r"\b(?:means|meant) (?:that|you|we|they|it)\b", r"\w; \w",
+            r"\bmakes? (?:it|them|us|you|everything) (?:\w+ )?(?:explicit|harder|easier|possible|worse|better)\b",
             r"\b(?:never|always) (?:works?|going to|been|be)\b")
 ADVICE_KIND = _rx(r"\byou (?:should|shouldn'?t|need to|have to|must|want to|don'?t want)\b", r"\bmake sure\b",
                   r"\bthe (?:key|trick|secret|fix|rule) is\b", r"\bmy advice\b",
@@ -242,7 +245,6 @@ def features(c: Candidate, ctx: EpisodeContext) -> dict[str, float]:
         "advice": share("advice"), "prediction": share("prediction", 1), "evidence": share("evidence"),
         # Acronyms ("AI", "API") are a topic's name, not a sign of chatter: they count nowhere.
         "general": share("general", 3), "named": share("named") * 0.5, "claim": share("claim"),
-        "central": _centrality(content, ctx, max_idf),
         "distinct": sum(idfs) / len(idfs) if idfs else 0.0,
         "rare_share": len(rare) / max(len(content), 1),
         "density": len(content) / max(n_words, 1),
@@ -263,21 +265,8 @@ def features(c: Candidate, ctx: EpisodeContext) -> dict[str, float]:
     }
 
 
-def _centrality(content: Sequence[str], ctx: EpisodeContext, max_idf: float) -> float:
-    """How much of the passage is the episode's own recurring, distinctive vocabulary, 0..1.
-
-    The episode's central ideas come back again and again in its own words; an aside uses words
-    said once. Common words count little (idf), so "people" and "thing" never make a passage central.
-    """
-    words = set(content)
-    if not words:
-        return 0.0
-    total = sum(min(ctx.topic[w], 8) / 8 * ctx.stats.idf(w) / max_idf for w in words)
-    return min(total / max(len(words), 3) * 2.0, 1.0)
-
-
 WEIGHTS: dict[str, float] = {
-    "ad_copy": -0.33, "advice": 0.43, "anecdote": -0.90, "banter": -0.17, "chatter": -0.76,
+    "ad_copy": -0.33, "advice": 0.43, "claim": 0.60, "anecdote": -0.90, "banter": -0.17, "chatter": -0.76,
     "comparative": 1.26, "contrarian": 0.30, "contrast": 0.53, "dangling": -0.08, "density": 1.95,
     "distinct": 0.15, "edge": -0.43, "evidence": 0.40, "fragment": -0.45, "general": 0.35,
     "hedge": -0.10, "length": 0.89, "meta": -0.51, "named": -0.49, "numbers": 1.28,
