@@ -105,7 +105,9 @@ async def test_audio_decoded_in_windows_keeps_episode_times(monkeypatch: pytest.
     for needle in ("sponsored by", "raising prices", "support email", "before lunch"):
         truth = next(start for start, text in cues if needle in text.lower())
         heard = next(s for s in segments if needle in s.text.lower())
-        assert heard.start - 1.0 <= truth <= heard.end + 1.0, (needle, heard, truth)
+        # tiny.en's own timing wanders by up to ~1.5 s (ctranslate2 4.8.5 puts "before lunch"
+        # 1.4 s late); a window offset error would be whole seconds of 20 s windows.
+        assert heard.start - 2.0 <= truth <= heard.end + 2.0, (needle, heard, truth)
     assert [s.start for s in segments] == sorted(s.start for s in segments)
     assert segments[-1].end <= 60.5
 
