@@ -31,7 +31,6 @@ from core.models import ParsedEpisode, ParsedFeed, Person, Soundbite, Transcript
 
 log = logging.getLogger(__name__)
 
-_GENERIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream", "audio"})
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])",
                          re.IGNORECASE | re.DOTALL)
 _EARLIEST = datetime.min.replace(tzinfo=None)
@@ -165,7 +164,8 @@ def _audio(entry: Any, base_url: str | None) -> tuple[str | None, str | None, in
             return url, mime, length
     for url, mime, length in candidates:
         guessed = guess_audio_type(url)
-        if mime in _GENERIC_TYPES and guessed:
+        # A known audio extension beats a wrong or generic type (application/x-mpeg, text/html, ...).
+        if guessed and not mime.startswith("video/"):
             return url, guessed, length
     for url, mime, length in candidates:
         if mime.startswith("video/"):
