@@ -137,7 +137,8 @@ async def ask(interaction: Interaction, insight_id: str, question: app_commands.
     api, conversation = api_of(interaction), f"discord-ask:{interaction.id}"
     async with thinking(interaction):
         answer = await api.ask(insight_id, question, user_key=user_key(interaction.user),
-                               conversation_id=conversation)
+                               conversation_id=conversation,
+                               reader=chat_subscriber_id(interaction.channel_id or 0))
     for chunk in answer_chunks(answer):
         message = await reply(interaction, chunk)
         if message is not None:  # replying to the answer continues the conversation

@@ -47,7 +47,7 @@ async def ask_from_modal(interaction: discord.Interaction[Any], insight_id: str,
         return
     conversation = thread_conversation(message.id)  # known before the thread exists: same id
     answer = await api.ask(insight_id, question, user_key=user_key(interaction.user),
-                           conversation_id=conversation)
+                           conversation_id=conversation, reader=chat_subscriber_id(message.channel.id))
     thread = await _open_thread(message, thread_name(question))
     await api.remember_message(chat_subscriber_id(message.channel.id), str(thread.id),
                                MessageRef(insight_id, conversation))
@@ -79,7 +79,8 @@ async def _answer_in_dm(interaction: discord.Interaction[Any], api: CastfiveApi,
                         message: discord.Message | None, question: str) -> None:
     conversation = f"discord-dm:{message.id if message else interaction.id}"
     answer = await api.ask(insight_id, question, user_key=user_key(interaction.user),
-                           conversation_id=conversation)
+                           conversation_id=conversation,
+                           reader=chat_subscriber_id(interaction.channel_id or 0))
     channel = interaction.channel
     if message is None or not isinstance(channel, discord.abc.Messageable):
         await interaction.followup.send(answer_chunks(answer)[0], ephemeral=True)
@@ -130,7 +131,7 @@ async def continue_conversation(client: discord.Client, api: CastfiveApi, messag
     try:
         async with channel.typing():
             answer = await api.ask(ref.insight_id, question, user_key=user_key(message.author),
-                                   conversation_id=ref.conversation_id)
+                                   conversation_id=ref.conversation_id, reader=subscriber_id)
     except Exception as exc:  # noqa: BLE001 - logged and answered like every other failure
         log_error(exc, f"question in channel={channel.id}")
         await message.reply(error_text(exc), mention_author=False, allowed_mentions=NO_MENTIONS)

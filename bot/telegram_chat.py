@@ -113,7 +113,8 @@ async def answer(api: CastfiveApi, update: Update, insight_id: str, question: st
     assert message is not None
     with contextlib.suppress(TelegramError):
         await message.chat.send_action(ChatAction.TYPING)
-    found = await api.ask(insight_id, question, user_key=user_key(update), conversation_id=conversation)
+    found = await api.ask(insight_id, question, user_key=user_key(update), conversation_id=conversation,
+                          reader=chat_sub(update))
     for n, chunk in enumerate(rt.render_answer_html(found)):
         sent = await reply(update, chunk, quote=n == 0)
         await api.remember_message(chat_sub(update), str(sent.message_id),
@@ -122,7 +123,7 @@ async def answer(api: CastfiveApi, update: Update, insight_id: str, question: st
 
 async def prompt_question(api: CastfiveApi, update: Update, message: Message, insight_id: str) -> None:
     """Reply to `message` asking for the question (ForceReply) and remember the prompt."""
-    item = await api.insight_item(insight_id)
+    item = await api.insight_item(insight_id, reader=sub_id_for(message.chat.id))
     user = update.effective_user
     in_group = message.chat.type != ChatType.PRIVATE
     named = user if user and user.id not in RESERVED_USER_IDS and in_group else None

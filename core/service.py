@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from core.blobs import load_transcript
 from core.catalogue import catalogue_feed_ids
+from core.access import may_read
 from core.config import Settings
 from core.delivery import DeliveryService
 from core.digests import DigestBuilder, item_for
@@ -23,7 +24,7 @@ from core.errors import (
 from core.feeds.opml import build_opml, parse_opml
 from core.feeds.poller import FeedPoller
 from core.feeds.search import search_podcasts
-from core.models import Answer, Digest, DigestItem, Feed, FeedStatus, Subscriber, Turn
+from core.models import Answer, Digest, DigestItem, Feed, FeedStatus, Insight, Subscriber, Turn
 from core.ports import AddFeedResult, Clock, Fetcher, ImportResult, MessageRef
 from core.qa import Answerer
 from core.ranking import apply_feedback
@@ -295,20 +296,29 @@ class CastfiveService:
             if i in catalog.insights and i.startswith(prefix.strip().lower())
         ][:25]
 
-    async def insight_item(self, insight_id: str) -> DigestItem:
-        """One insight, ready to render."""
+    async def insight_item(self, insight_id: str, reader: str | None = None) -> DigestItem:
+        """One insight, ready to render (`reader`: the asking chat; None: the operator's CLI)."""
         catalog = await self.builder.load_catalog()
-        insight = catalog.insights.get(_clean_id(insight_id))
+        insight = await self._readable(insight_id, reader)
+        return item_for(catalog.insights.get(insight.id, insight), catalog)
+
+    async def _readable(self, insight_id: str, reader: str | None) -> Insight:
+        """The insight if `reader` may see it; otherwise exactly what an unknown id gets."""
+        insight = await self.repos.insights.get(_clean_id(insight_id))
+        if insight is not None and reader is not None:
+            subscriber = await self.repos.subscribers.get(reader)
+            feed = await self.repos.feeds.get(insight.feed_id)
+            if not may_read(subscriber, insight, feed, self.delivery.history):
+                insight = None
         if insight is None:
+            log.info("insight lookup refused or unknown reader=%s", reader)
             raise NotFoundError(f"No insight with id {insight_id[:12]!r}.")
-        return item_for(insight, catalog)
+        return insight
 
     async def feedback(self, subscriber_id: str, insight_id: str, vote: int) -> None:
         """Thumbs up or down: shifts the weights of that show and that kind of insight."""
         subscriber = await require_subscriber(self.repos, subscriber_id)
-        insight = await self.repos.insights.get(_clean_id(insight_id))
-        if insight is None:
-            raise NotFoundError("That insight no longer exists.")
+        insight = await self._readable(insight_id, subscriber_id)
         if vote not in (1, -1):
             raise ValidationError("A vote is +1 or -1.")
         async with self._locks.hold(subscriber_id):  # re-read: a concurrent command may have written
@@ -318,24 +328,25 @@ class CastfiveService:
     # --- follow-up questions ---------------------------------------------------------------------
 
     async def ask(
-        self, insight_id: str, question: str, *, user_key: str, conversation_id: str | None = None
+        self, insight_id: str, question: str, *, user_key: str, conversation_id: str | None = None,
+        reader: str | None = None,
     ) -> Answer:
-        """Answer a question about an insight from its episode's transcript."""
+        """Answer a question about an insight from its episode's transcript (`reader`: the
+        asking chat, which must be allowed to read it; None: the operator's CLI)."""
         question = " ".join(question.split())
         if not question:
             raise ValidationError(
                 "Ask a question after the insight id, e.g. /ask ab12cd3 why does that matter?")
         if len(question) > MAX_QUESTION_CHARS:
             raise ValidationError(f"Please keep questions under {MAX_QUESTION_CHARS} characters.")
-        insight = await self.repos.insights.get(_clean_id(insight_id))
-        if insight is None:
-            raise NotFoundError(f"No insight with id {insight_id[:12]!r}.")
+        # The allowance is spent before the lookup, so guessing ids costs the same as asking.
         wait = self._questions.check(user_key, time.monotonic())
         if wait is not None:
             retry_at = self.clock.now() + timedelta(seconds=wait)
             raise RateLimitedError(
                 f"You have asked a lot this hour; you can ask again in {_minutes(wait)}.", retry_at
             )
+        insight = await self._readable(insight_id, reader)
         transcript = await load_transcript(self.repos.store, insight.episode_id)
         if transcript is None:
             raise NotFoundError("The transcript of that episode is no longer available.")

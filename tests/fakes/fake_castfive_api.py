@@ -245,7 +245,7 @@ class FakeCastfiveApi:
         return Digest(subscriber_id=subscriber_id, local_date=local, items=tuple(self.digest))
 
     async def ask(self, insight_id: str, question: str, *, user_key: str,
-                  conversation_id: str | None = None) -> Answer:
+                  conversation_id: str | None = None, reader: str | None = None) -> Answer:
         self._record("ask", insight_id=insight_id, question=question, user_key=user_key,
                      conversation_id=conversation_id)
         item = await self.insight_item(insight_id)
@@ -274,7 +274,7 @@ class FakeCastfiveApi:
         self._sub(subscriber_id)
         return [i for i in self.digest if i.insight.id.startswith(prefix)]
 
-    async def insight_item(self, insight_id: str) -> DigestItem:
+    async def insight_item(self, insight_id: str, reader: str | None = None) -> DigestItem:
         self._record("insight_item", insight_id=insight_id)
         item = self.items.get(insight_id)
         if item is None:

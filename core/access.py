@@ -1,0 +1,27 @@
+"""Who may read an insight: the one rule every ask, show, vote and conversation goes through."""
+
+from __future__ import annotations
+
+from core.digests import SentHistory
+from core.models import Feed, Insight, Subscriber
+
+
+def may_read(reader: Subscriber | None, insight: Insight, feed: Feed | None,
+             history: SentHistory) -> bool:
+    """Whether the chat `reader` may see `insight`.
+
+    Yes when it was delivered to that chat, when it comes from the operator's public catalogue
+    (offered to everyone, so readable by any chat), or when the chat follows its feed and the feed
+    is public; a private (tokened) feed's insights are for the chats they were delivered to.
+    Everything else must look exactly like an unknown id.
+    """
+    if feed is None:
+        return False
+    if feed.origin == "operator" and not feed.private:
+        return True
+    if reader is None:
+        return False
+    if insight.id in history.sent_ids(reader.id):
+        return True
+    follows = reader.feed_ids is not None and feed.id in reader.feed_ids
+    return follows and not feed.private
