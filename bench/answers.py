@@ -2,7 +2,8 @@
 
 Run: python bench/answers.py   (needs ../shared/corpus/eval-transcripts; says so and exits 1 without)
 The questions are tests/eval/questions.json: 20 answerable (with the span of the words that
-answer: a citation counts when it starts within 5 s of it) and 20 that the episode does not answer, over four Talk Python To Me episodes.
+answer: a citation counts when it starts within 5 s of it) and 20 that the episode does not
+answer, over four Talk Python To Me episodes.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ async def run() -> int:
             answered += answer.grounded
             cited_near += near
             mark = "ok " if near else ("far" if answer.grounded else "no ")
-            print(f"{mark} answerable  {q['answer_from']:7.1f}s  cited {[round(s) for s in starts]}  {q['question']}")
+            cited = [round(s) for s in starts]
+            print(f"{mark} answerable  {q['answer_from']:7.1f}s  cited {cited}  {q['question']}")
         else:
             refused += not answer.grounded
             admitted += answer.grounded

@@ -7,9 +7,9 @@ import logging
 import time
 from datetime import datetime, timedelta
 
+from core.access import may_read
 from core.blobs import load_transcript
 from core.catalogue import catalogue_feed_ids
-from core.access import may_read
 from core.config import Settings
 from core.delivery import DeliveryService
 from core.digests import DigestBuilder, item_for

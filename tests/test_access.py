@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 
 import pytest
-
-from datetime import UTC, datetime
 
 from core.blobs import save_transcript
 from core.errors import NotFoundError, RateLimitedError
@@ -24,7 +23,7 @@ CATALOGUE = Feed(id="cat", url="https://example.org/cat.xml", title="Catalogue",
 async def world():
     from tests.fakes.seed import seed
 
-    services, _, clock = make_services()
+    services, _, _ = make_services()
     insights = await seed(services.repos, feeds=1, per_feed=3)
     by_feed = {}
     for feed, insight in zip((PUBLIC, PRIVATE, CATALOGUE), insights, strict=True):

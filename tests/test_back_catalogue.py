@@ -40,7 +40,8 @@ def feed_xml(dates: list[datetime]) -> bytes:
         f'<enclosure url="https://cdn.test/{n}.mp3" type="audio/mpeg" length="1000"/></item>'
         for n, when in enumerate(dates)
     )
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Batch</title>{items}</channel></rss>'.encode()
+    channel = f"<channel><title>Batch</title>{items}</channel>"
+    return f'<?xml version="1.0"?><rss version="2.0">{channel}</rss>'.encode()
 
 
 @pytest_asyncio.fixture

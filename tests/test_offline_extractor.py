@@ -69,7 +69,8 @@ def _top_five_filler(case: Case, picks: list[tuple[str, float]]) -> list[str]:
     found = []
     for quote, start in picks[:5]:
         span = locate(case, quote, start)
-        if span is None or is_filler(case, span) or {"sponsor", "intro", "outro"} & set(filler_reasons(quote)):
+        cued = {"sponsor", "intro", "outro"} & set(filler_reasons(quote))
+        if span is None or is_filler(case, span) or cued:
             found.append(quote)
     return found
 
@@ -235,10 +236,12 @@ def test_broken_segment_times_do_not_crash() -> None:
 
 
 def test_a_plain_claim_with_its_reason_outscores_small_talk_by_a_clear_margin() -> None:
-    claim = "Remote work did not kill mentoring; it made it explicit, because nobody learns by overhearing anymore."
+    claim = ("Remote work did not kill mentoring; it made it explicit, because nobody learns by "
+             "overhearing anymore.")
     small_talk = "Pretty good, pretty good, a bit tired honestly, we had a long week here."
-    pad = [Segment(200 + 20.0 * i, 210 + 20.0 * i, f"We talked about topic number {i} for a while, then moved on.",
-                   "Host") for i in range(20)]
+    pad = [Segment(200 + 20.0 * i, 210 + 20.0 * i,
+                   f"We talked about topic number {i} for a while, then moved on.", "Host")
+           for i in range(20)]
     scored = rank([Segment(0, 10, claim, "Guest"), Segment(20, 30, small_talk, "Guest"), *pad],
                   BackgroundStats())
     single = {s.candidate.first: s.score for s in scored if s.candidate.first == s.candidate.last}

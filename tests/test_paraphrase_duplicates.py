@@ -14,7 +14,8 @@ from core.ranking import choose_digest, similarity
 
 SUBSCRIBER = Subscriber(id="telegram:1", platform="telegram", chat_id="1")
 # One idea in two shows' words: too few shared words for the lexical check (similarity 0.29).
-MENTORING = "Remote work did not kill mentoring; it made it explicit, because nobody learns by overhearing anymore."
+MENTORING = ("Remote work did not kill mentoring; it made it explicit, because nobody learns by "
+             "overhearing anymore.")
 PARAPHRASE = ("Mentoring survived the move to remote work, but it now has to be deliberate since "
               "juniors can no longer pick things up by listening in.")
 DISTINCT = "Remote work made meetings longer, because every decision now needs a call."

@@ -86,7 +86,8 @@ CLAIM = _rx(r"\bthe (?:\w+ )?(?:problem|reason|key|trick|secret|point|thing|less
             r"\b(?:is|are) (?:fundamentally|basically|really|actually) (?:about|a|an|the|just|not)\b",
             r"\bthe (?:best|hardest|biggest|most important|real|main) (?:\w+ )?(?:is|was|thing|way|reason)\b",
             r"\b(?:means|meant) (?:that|you|we|they|it)\b", r"\w; \w",
-            r"\bmakes? (?:it|them|us|you|everything) (?:\w+ )?(?:explicit|harder|easier|possible|worse|better)\b",
+            r"\bmakes? (?:it|them|us|you|everything) (?:\w+ )?"
+            r"(?:explicit|harder|easier|possible|worse|better)\b",
             r"\b(?:never|always) (?:works?|going to|been|be)\b")
 ADVICE_KIND = _rx(r"\byou (?:should|shouldn'?t|need to|have to|must|want to|don'?t want)\b", r"\bmake sure\b",
                   r"\bthe (?:key|trick|secret|fix|rule) is\b", r"\bmy advice\b",

@@ -121,7 +121,8 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     ),
     # Talk about the recording itself: where, when, links, audio.
     "housekeeping": _rx(
-        r"\b(?:we'?re|we are|i'?m) recording (?:this|on|today|from)\b", r"\bwe'?ll (?:put|link|add) (?:it|that|them|a link)\b",
+        r"\b(?:we'?re|we are|i'?m) recording (?:this|on|today|from)\b",
+        r"\bwe'?ll (?:put|link|add) (?:it|that|them|a link)\b",
         r"\blinks? (?:to (?:that|it|all of these|them) )?(?:will be |are |is )?in the\b",
         r"\b(?:audio|mic|microphone|connection) (?:is|was|cut|dropped|issues?)\b",
         r"\bcan you hear me\b", r"\byou'?re on mute\b",
