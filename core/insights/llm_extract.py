@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
@@ -226,6 +227,16 @@ class LLMExtractor:
         ]
 
 
+def _only_filler(text: str) -> bool:
+    """Whether every sentence of the passage is filler (a greeting, a question, a sponsor read).
+
+    Judged per sentence: a quote of a whole spoken paragraph that also holds a question is still
+    an idea, while one made only of "Welcome back. Thanks for having me." is not.
+    """
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
+    return bool(sentences) and all(filler_reasons(s) for s in sentences)
+
+
 def settle(
     proposed: Sequence[tuple[ProposedInsight, Window]], segments: Sequence[Segment],
 ) -> list[tuple[float, ProposedInsight, Alignment]]:
@@ -246,7 +257,7 @@ def settle(
                       if s.start <= window.end + 0.5 and max(s.end, s.start) >= window.start - 0.5]
             aligner = aligners[window.index] = QuoteAligner(inside)
         where = aligner.align(item.quote, hint=item.start)
-        if where is None or (_copies_quote(item) and filler_reasons(where.text)):
+        if where is None or (_copies_quote(item) and _only_filler(where.text)):
             continue
         found.append((item, window, where))
     # Models score windows on their own scales (small ones give 0.5 to everything), so the
