@@ -53,6 +53,8 @@ class FeedSettings:
     new_feed_max_episodes: int = 10  # ...and all of insights.lookback_days, at most this many
     users_may_add_feeds: bool = True
     max_feeds_per_subscriber: int = 50
+    import_concurrency: int = 8  # OPML import: feeds fetched at once
+    import_time_budget_s: float = 60.0  # OPML import: the reply comes within this, whatever the file
     search_url: str = "https://itunes.apple.com/search"
     poll_check_seconds: float = 60.0  # how often the service looks for feeds whose poll is due
 
@@ -282,6 +284,8 @@ def _validate(s: Settings) -> None:
         "delivery.gone_after_failures": s.delivery.gone_after_failures,
         "delivery.tick_seconds": s.delivery.tick_seconds,
         "feeds.poll_check_seconds": s.feeds.poll_check_seconds,
+        "feeds.import_concurrency": s.feeds.import_concurrency,
+        "feeds.import_time_budget_s": s.feeds.import_time_budget_s,
     }
     for key, value in positive.items():
         if value <= 0:

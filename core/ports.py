@@ -218,6 +218,9 @@ class ImportResult:
 
     added: tuple[Feed, ...]
     failed: tuple[tuple[str, str], ...]  # (title or URL safe to show, reason)
+    already_followed: int = 0
+    over_allowance: int = 0  # beyond the subscriber's feed allowance: not fetched
+    out_of_time: int = 0  # not fetched (or cut off) within the import's time budget
 
 
 @dataclass(frozen=True)
