@@ -218,6 +218,14 @@ class Insight:
 # --- subscribers and digests ----------------------------------------------------
 
 
+class Cadence(StrEnum):
+    """On which local days a digest comes (core/cadence.py)."""
+
+    DAILY = "daily"
+    WEEKDAYS = "weekdays"  # Monday to Friday
+    WEEKLY = "weekly"  # on `delivery_weekday`: the best five of the week
+
+
 @dataclass(frozen=True)
 class Subscriber:
     """A chat that receives a daily digest: a Telegram chat or a Discord channel or DM."""
@@ -236,6 +244,11 @@ class Subscriber:
     kind_weights: dict[str, float] = field(default_factory=dict)  # insight kind -> weight shift
     created_at: datetime | None = None
     last_digest_date: str | None = None  # ISO local date of the last digest chosen
+    cadence: Cadence = Cadence.DAILY
+    delivery_weekday: int = 0  # weekly: 0 Monday .. 6 Sunday, local
+    topics: tuple[str, ...] = ()  # the chat's interests, as typed (core/topics.py)
+    topic_vectors: tuple[str, ...] = ()  # each topic's embedding (int8, base64), when computed
+    topic_model: str = ""
 
 
 @dataclass(frozen=True)
