@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from core.cadence import lookback
 from core.codec import from_doc
 from core.config import Settings
 from core.feeds.fetching import is_private
@@ -33,6 +34,7 @@ from core.models import (
 from core.ports import Doc, Store
 from core.ranking import Fingerprint, term_weight
 from core.repos import LedgerEntry, Repos
+from core.topics import TopicBoost
 
 NEAR_DUPLICATE = 0.5  # ranking.choose_digest's defaults, which the old per-subscriber path used
 SHOW_PENALTY = 0.1
@@ -170,7 +172,7 @@ class DigestBuilder:
         recent = {i for i, d in sent.items() if d >= oldest and i in catalog.insights}
         return catalog.ranking(cfg.min_score).choose(
             catalog.feeds_of(subscriber), subscriber, sent, recent,
-            since=now - timedelta(days=cfg.lookback_days),
+            since=now - lookback(subscriber, cfg.lookback_days),
             size=cfg.digest_size, max_per_episode=cfg.max_per_episode_in_digest,
         )
 
@@ -221,7 +223,8 @@ class Ranking:
             return []
         self._refresh(since)
         show_weights, kind_weights = subscriber.show_weights, subscriber.kind_weights
-        heap = self._start_heap(tuple(feeds), show_weights, kind_weights)
+        topics = TopicBoost.of(subscriber)  # None without topics: the order is untouched
+        heap = self._start_heap(tuple(feeds), show_weights, kind_weights, topics.most if topics else 0.0)
         streams: dict[str, Iterator[Head]] = {}
         heads: dict[str, Head] = {}
         picked: list[Insight] = []
@@ -240,6 +243,8 @@ class Ranking:
                     per_episode[c.episode_id] += 1
             else:
                 streams[feed] = self._stream(feed, show_weights.get(feed, 0.0), kind_weights, sent, since)
+                if topics is not None:  # after the filler floor: a topic re-orders, never admits
+                    streams[feed] = topics.reorder(streams[feed])
             head = heads[feed] = next(streams[feed], None)  # type: ignore[assignment]
             if head is not None:
                 adjusted = head[0]
@@ -278,10 +283,10 @@ class Ranking:
         self._by_kind, self._bounds, self._floor = {}, {}, floor
 
     def _start_heap(self, feeds: tuple[str, ...], show_weights: dict[str, float],
-                    kind_weights: dict[str, float]) -> list[tuple]:
-        if show_weights or kind_weights:
+                    kind_weights: dict[str, float], topic_lift: float = 0.0) -> list[tuple]:
+        if show_weights or kind_weights or topic_lift:
             lift = max(0.0, *kind_weights.values()) if kind_weights else 0.0
-            return self._bound_heap(feeds, show_weights, lift)
+            return self._bound_heap(feeds, show_weights, lift + topic_lift)
         cached = self._bounds.get(feeds)  # most subscribers: the whole catalogue, no weights
         if cached is None:
             cached = self._bounds[feeds] = self._bound_heap(feeds, {}, 0.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from core.cadence import delivers_on
 from core.models import Subscriber
 from core.timeutil import parse_hhmm, parse_zone
 
@@ -30,12 +31,15 @@ def due_date(
 ) -> str | None:
     """The local ISO date whose digest is due at `now`, or None.
 
-    Due once the local delivery time has passed today. Not due for a subscriber created after
-    today's time (their first digest comes tomorrow), nor, without catch-up, long after the time.
+    Due once the local delivery time has passed today, on a day of the subscriber's cadence. Not
+    due for a subscriber created after today's time (their first digest comes at the next one),
+    nor, without catch-up, long after the time. Catch-up is within the day, for every cadence.
     """
     if not subscriber.active or subscriber.paused:
         return None
     local_day = local_day_of(now, subscriber.timezone)
+    if not delivers_on(subscriber, local_day):
+        return None
     due = due_instant(local_day, subscriber.delivery_time, subscriber.timezone)
     if now < due:
         return None
@@ -47,11 +51,16 @@ def due_date(
 
 
 def next_delivery(subscriber: Subscriber, now: datetime, delivered_today: bool) -> datetime:
-    """When the next digest goes out, in the subscriber's zone."""
+    """When the next digest goes out, in the subscriber's zone (on a day of their cadence)."""
     zone = parse_zone(subscriber.timezone)
-    local_day = local_day_of(now, subscriber.timezone)
-    due = due_instant(local_day, subscriber.delivery_time, subscriber.timezone)
-    created_late = subscriber.created_at is not None and subscriber.created_at > due
-    if now >= due or delivered_today or created_late:
-        due = due_instant(local_day + timedelta(days=1), subscriber.delivery_time, subscriber.timezone)
-    return due.astimezone(zone)
+    today = local_day_of(now, subscriber.timezone)
+    for ahead in range(8):  # every cadence delivers at least once a week
+        day = today + timedelta(days=ahead)
+        if not delivers_on(subscriber, day):
+            continue
+        due = due_instant(day, subscriber.delivery_time, subscriber.timezone)
+        created_late = subscriber.created_at is not None and subscriber.created_at > due
+        if ahead == 0 and (now >= due or delivered_today or created_late):
+            continue
+        return due.astimezone(zone)
+    raise AssertionError(f"no delivery day within a week for {subscriber.cadence}")
