@@ -96,13 +96,17 @@ def build_services(
 
         # one budget for extraction and answers: questions cost money too
         llm = BudgetedLLM(llm, LLMBudget(store, clock, settings.llm))
+    embedder = None
+    if settings.insights.embeddings:
+        from core.adapters.minilm import MiniLMEmbedder
+
+        embedder = MiniLMEmbedder()  # loads on first use; shared by insights and topics
     if extractor is None:
         extractor = _extractor(settings, llm, store, clock)
-        if settings.insights.embeddings:
-            from core.adapters.minilm import MiniLMEmbedder
+        if embedder is not None:
             from core.insights.embedded import EmbeddingExtractor
 
-            extractor = EmbeddingExtractor(extractor, MiniLMEmbedder())
+            extractor = EmbeddingExtractor(extractor, embedder)
     repos = Repos(store)
     poller = FeedPoller(fetcher, store, clock, settings)
     pipeline = EpisodePipeline(
@@ -112,7 +116,7 @@ def build_services(
     builder = DigestBuilder(repos, settings)
     delivery = DeliveryService(repos, builder, clock, settings, ports or {})
     api = CastfiveService(repos, clock, settings, poller, fetcher, delivery, builder,
-                          Answerer(llm, settings.llm))
+                          Answerer(llm, settings.llm), embedder=embedder)
     return Services(
         settings=settings, clock=clock, store=store, fetcher=fetcher, repos=repos, poller=poller,
         transcriber=transcriber, extractor=extractor, llm=llm, pipeline=pipeline, builder=builder,
