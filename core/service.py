@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from core.access import may_read
 from core.blobs import load_transcript
+from core.cadence import ScheduleChange
 from core.catalogue import catalogue_feed_ids
 from core.config import Settings
 from core.delivery import DeliveryService
@@ -25,7 +26,8 @@ from core.feeds.opml import build_opml, parse_opml
 from core.feeds.poller import FeedPoller
 from core.feeds.search import search_podcasts
 from core.models import Answer, Digest, DigestItem, Feed, FeedStatus, Insight, Subscriber, Turn
-from core.ports import AddFeedResult, Clock, Fetcher, ImportResult, MessageRef
+from core.ports import AddFeedResult, Clock, Embedder, Fetcher, ImportResult, MessageRef
+from core.preferences import Preferences
 from core.qa import Answerer
 from core.ranking import apply_feedback
 from core.ratelimit import UserRateLimiter
@@ -55,6 +57,7 @@ class CastfiveService:
         delivery: DeliveryService,
         builder: DigestBuilder,
         answerer: Answerer,
+        embedder: Embedder | None = None,
     ) -> None:
         self.repos = repos
         self.clock = clock
@@ -68,6 +71,7 @@ class CastfiveService:
         # PTB and discord.py run commands concurrently: every read-modify-write of one subscriber
         # (and every "is this feed still followed" decision, keyed "feed:<id>") holds its lock
         self._locks = KeyedLocks()
+        self._preferences = Preferences(repos, self._locks, embedder)  # cadence and topics
 
     # --- subscriptions -----------------------------------------------------------------
 
@@ -125,6 +129,20 @@ class CastfiveService:
             )
             await self.repos.subscribers.put(updated)
         return updated
+
+    async def set_schedule(self, subscriber_id: str, change: ScheduleChange) -> Subscriber:
+        """Change any of time, zone and cadence (daily, weekdays, weekly on a day)."""
+        return await self._preferences.set_schedule(subscriber_id, dataclasses.replace(
+            change, hhmm=change.hhmm and _checked_time(change.hhmm),
+            timezone=change.timezone and _checked_zone(change.timezone)))
+
+    async def set_topics(self, subscriber_id: str, text: str) -> Subscriber:
+        """Set the chat's topics ('ai, energy, startups'): the digest leans towards them."""
+        return await self._preferences.set_topics(subscriber_id, text)
+
+    async def clear_topics(self, subscriber_id: str) -> Subscriber:
+        """Forget the chat's topics."""
+        return await self._preferences.clear_topics(subscriber_id)
 
     async def pause(self, subscriber_id: str) -> Subscriber:
         """Hold deliveries until resumed."""
