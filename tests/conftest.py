@@ -21,6 +21,7 @@ pytest_plugins = [  # the shared fakes, registered once so every test module can
     "tests.fakes.discord_api",
     "tests.fakes.discord_world",
     "tests.e2e.fixtures",
+    "tests.services",  # real PostgreSQL and Redis for tests marked `services`
 ]
 
 

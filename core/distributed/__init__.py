@@ -1,0 +1,1 @@
+"""Scale-out: Dramatiq actors over Redis, PostgreSQL shared state, one active scheduler."""
