@@ -31,6 +31,7 @@ from bot.render_discord import (
     subscribed_text,
     unsubscribed_text,
 )
+from bot.render_import import FAILURES_FILENAME, failures_file
 from core.errors import CastfiveError, PermissionDeniedError, ValidationError
 from core.ports import MessageRef
 
@@ -226,7 +227,9 @@ async def feeds_import(interaction: Interaction, file: discord.Attachment, chann
     sub_id = _target_id(interaction, channel)
     async with thinking(interaction):
         result = await api_of(interaction).import_opml(sub_id, await file.read())
-    await reply(interaction, import_text(result))
+    failures = failures_file(result)  # the full list rides along with the report, one message
+    files = [] if failures is None else [discord.File(io.BytesIO(failures), filename=FAILURES_FILENAME)]
+    await reply(interaction, import_text(result), files=files)
 
 
 @feeds.command(name="export", description="The podcasts followed here, as an OPML file")

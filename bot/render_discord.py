@@ -15,6 +15,7 @@ from datetime import datetime
 import discord
 
 from bot.render import split_message
+from bot.render_import import import_report
 from core.errors import RateLimitedError
 from core.models import Answer, DigestItem, Feed, Subscriber
 from core.ports import ImportResult, SearchResult
@@ -185,14 +186,5 @@ def candidate_label(candidate: SearchResult) -> str:
 
 
 def import_text(result: ImportResult, limit: int = MESSAGE_LIMIT) -> str:
-    """What an OPML import added and what it could not, cut to fit one message."""
-    lines = [f"📥 Imported **{len(result.added)}** podcast(s)."]
-    lines += [f"• {md(shorten(f.title or f.id, 100))}" for f in result.added[:20]]
-    if len(result.added) > 20:
-        lines.append(f"… and {len(result.added) - 20} more")
-    if result.failed:
-        lines += ["", f"Could not add {len(result.failed)}:"]
-        lines += [f"• {md(shorten(name, 100))}: {md(shorten(reason, 200))}"
-                  for name, reason in result.failed[:10]]
-    text = "\n".join(lines)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """What an OPML import did, in one message."""
+    return import_report(result, limit, bold=lambda text: f"**{text}**", escape=md)

@@ -15,12 +15,14 @@ from datetime import date, datetime
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.render import split_message
+from bot.render_import import import_report
 from core.models import Answer, DigestItem, Feed, Subscriber
 from core.ports import ImportResult, SearchResult
 from core.timeutil import format_timestamp
 
 MESSAGE_LIMIT = 4096  # Telegram's cap on one message's text
 CHUNK_LIMIT = 4000  # headroom: Telegram counts UTF-16 units, we count code points
+CAPTION_LIMIT = 1000  # a document's caption: Telegram allows 1024
 CALLBACK_LIMIT = 64  # bytes of callback_data Telegram accepts
 QUOTE_LIMIT = 400  # a digest shows the evidence, not a transcript dump
 BUTTON_TITLE_LIMIT = 48
@@ -224,15 +226,9 @@ def render_added_html(feed: Feed) -> str:
     return f"Added <b>{esc(feed.title or feed.url)}</b>. Its new episodes will show up in your digest."
 
 
-def render_import_html(result: ImportResult) -> str:
-    """What an OPML import added and what it could not."""
-    lines = [f"Imported <b>{len(result.added)}</b> podcast(s)."]
-    lines += [f"• {esc(_shorten(f.title or f.id, 200))}" for f in result.added]
-    if result.failed:
-        lines += ["", f"Could not add {len(result.failed)}:"]
-        lines += [f"• {esc(_shorten(name, 200))}: {esc(_shorten(reason, 300))}"
-                  for name, reason in result.failed]
-    return "\n".join(lines)
+def render_import_html(result: ImportResult, limit: int = CHUNK_LIMIT) -> str:
+    """What an OPML import did, in one message (`limit`: CAPTION_LIMIT when a file goes with it)."""
+    return import_report(result, limit, bold=lambda text: f"<b>{text}</b>", escape=esc)
 
 
 # --- conversation texts -----------------------------------------------------------------

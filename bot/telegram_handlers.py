@@ -21,7 +21,7 @@ from telegram.ext import (
 
 from bot import render_telegram as rt
 from bot import telegram_chat as tc
-from bot.render import split_message
+from bot.render_import import FAILURES_FILENAME, failures_file
 from bot.telegram_chat import Context, chat_sub, sub_id_for
 from core.errors import NotFoundError, PermissionDeniedError, ValidationError
 from core.ports import CastfiveApi, Clock, MessageRef
@@ -127,8 +127,12 @@ class TelegramHandlers:
         if len(data) > self._max_opml_bytes:
             raise too_big
         result = await self._api.import_opml(chat_sub(update), data)
-        for chunk in split_message(rt.render_import_html(result), rt.CHUNK_LIMIT):
-            await tc.reply(update, chunk)
+        if (failures := failures_file(result)) is None:
+            await tc.reply(update, rt.render_import_html(result))
+        else:  # one message still: the report is the caption of the full failure list
+            await tc.patiently(lambda: message.reply_document(
+                InputFile(failures, filename=FAILURES_FILENAME), parse_mode=ParseMode.HTML,
+                caption=rt.render_import_html(result, rt.CAPTION_LIMIT)))
 
     async def _cmd_export(self, update: Update, context: Context) -> None:
         data = await self._api.export_opml(chat_sub(update))

@@ -15,7 +15,6 @@ from core.config import Settings
 from core.delivery import DeliveryService
 from core.digests import DigestBuilder, item_for
 from core.errors import (
-    CastfiveError,
     LimitReachedError,
     NotFoundError,
     PermissionDeniedError,
@@ -25,7 +24,9 @@ from core.errors import (
 from core.feeds.opml import build_opml, parse_opml
 from core.feeds.poller import FeedPoller
 from core.feeds.search import search_podcasts
+from core.ids import feed_id_for
 from core.models import Answer, Digest, DigestItem, Feed, FeedStatus, Insight, Subscriber, Turn
+from core.opml_import import FollowSteps, ImportLimits, import_feeds
 from core.ports import AddFeedResult, Clock, Embedder, Fetcher, ImportResult, MessageRef
 from core.preferences import Preferences
 from core.qa import Answerer
@@ -219,18 +220,24 @@ class CastfiveService:
         # a cheap early answer without fetching; the check that counts is the one under the lock
         self._check_limit(await self._feed_ids(await require_subscriber(self.repos, subscriber_id)))
         feed, _ = await self.poller.add_feed(url, origin="user")  # network: never under the lock
+        await self._follow_fetched(subscriber_id, feed)
+        return feed
+
+    async def _follow_fetched(self, subscriber_id: str, feed: Feed) -> bool:
+        """Follow a stored feed; False when it was already followed."""
         try:
             async with self._locks.hold(subscriber_id):
                 subscriber = await require_subscriber(self.repos, subscriber_id)
                 ids = await self._feed_ids(subscriber)
-                if feed.id not in ids:
-                    self._check_limit(ids)
-                    await self.repos.subscribers.put(
-                        dataclasses.replace(subscriber, feed_ids=(*ids, feed.id)))
+                if feed.id in ids:
+                    return False
+                self._check_limit(ids)
+                await self.repos.subscribers.put(
+                    dataclasses.replace(subscriber, feed_ids=(*ids, feed.id)))
         finally:  # followed or refused, the feed is polled exactly when somebody follows it
             await self._sync_polling(feed.id)
         log.info("feed followed subscriber=%s feed=%s", subscriber_id, feed.id)
-        return feed
+        return True
 
     def _check_limit(self, ids: tuple[str, ...]) -> None:
         if len(ids) >= self.settings.feeds.max_feeds_per_subscriber:
@@ -263,22 +270,28 @@ class CastfiveService:
         await self._sync_polling(feed_id)
 
     async def import_opml(self, subscriber_id: str, data: bytes) -> ImportResult:
-        """Follow every feed of an OPML file; one bad feed never stops the rest."""
-        await require_subscriber(self.repos, subscriber_id)
+        """Follow the feeds of an OPML file: at most the remaining allowance, within the time budget."""
+        subscriber = await require_subscriber(self.repos, subscriber_id)
+        if not self.settings.feeds.users_may_add_feeds:
+            raise PermissionDeniedError(
+                "This Castfive only follows its operator's shows; adding feeds is off.")
         if len(data) > MAX_OPML_BYTES:
             raise ValidationError("That OPML file is too large (over 1 MiB).")
-        added: list[Feed] = []
-        failed: list[tuple[str, str]] = []
-        for title, url in parse_opml(data):
-            try:
-                feed = await self._follow(subscriber_id, url)  # each write atomic on its own
-                added.append(feed)
-            except LimitReachedError as exc:
-                failed.append((title or "a feed", str(exc)))
-                break
-            except Exception as exc:  # noqa: BLE001 - each feed's failure is reported, not raised
-                failed.append((title or "a feed", _reason(exc)))
-        return ImportResult(added=tuple(added), failed=tuple(failed))
+        entries = parse_opml(data)
+        followed = await self._feed_ids(subscriber)
+        cfg = self.settings.feeds
+        limits = ImportLimits(cfg.max_feeds_per_subscriber - len(followed), cfg.import_concurrency,
+                              cfg.import_time_budget_s)
+        steps = FollowSteps(
+            fetch=self._fetch_user_feed,
+            follow=lambda feed: self._follow_fetched(subscriber_id, feed),
+            abandon=lambda url: self._sync_polling(feed_id_for(url)),
+        )
+        return await import_feeds(entries, followed, limits, steps)
+
+    async def _fetch_user_feed(self, url: str) -> Feed:
+        feed, _ = await self.poller.add_feed(url, origin="user")
+        return feed
 
     async def export_opml(self, subscriber_id: str) -> bytes:
         """The subscriber's feeds as OPML."""
@@ -428,7 +441,3 @@ def _clean_id(insight_id: str) -> str:
 def _minutes(seconds: float) -> str:
     minutes = max(1, round(seconds / 60))
     return "1 minute" if minutes == 1 else f"{minutes} minutes"
-
-
-def _reason(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, CastfiveError) else "unexpected error (logged)"
