@@ -166,6 +166,7 @@ class EpisodeContext:
     reasons: Sequence[tuple[str, ...]]  # filler reasons per sentence
     cased: bool  # the transcript has real capitals and punctuation (not raw lowercase ASR)
     turn_words: Sequence[int]  # words in the speaker turn each sentence belongs to (0: no speakers)
+    voice_share: dict[str, float]  # each speaker's words over the main speaker's (empty: no speakers)
     topic: Counter[str]  # content-word counts across the episode
     duration: float
     stats: BackgroundStats
@@ -263,6 +264,9 @@ def features(c: Candidate, ctx: EpisodeContext) -> dict[str, float]:
         "sentences": (c.last - c.first) / 2,
         "edge": 1.0 if middle < 0.04 or middle > 0.96 else 0.0,
         "turn": min(math.log1p(turn) / math.log1p(400), 1.0) if turn else 0.5,
+        # Interviews: the guest, who talks most, states the ideas; hosts ask and frame. Centred on 0.5
+        # so that transcripts without speaker names score as before.
+        "lead_voice": ctx.voice_share.get(c.speaker, 0.0) - 0.5 if ctx.voice_share and c.speaker else 0.0,
     }
 
 
@@ -273,7 +277,7 @@ WEIGHTS: dict[str, float] = {
     "hedge": -0.10, "length": 0.89, "meta": -0.51, "named": -0.49, "numbers": 1.28,
     "percent_money": 1.58, "prediction": -0.25, "rare_share": 0.35, "reason": 0.53, "sentences": 0.24,
     "short_member": -0.19, "stutter": -0.02, "too_long": -0.06, "topic": -0.17, "turn": -0.59,
-    "weak_member": -0.42, "year": 0.19,
+    "weak_member": -0.42, "year": 0.19, "lead_voice": 1.0,
 }
 BIAS = -2.80
 

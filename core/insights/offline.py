@@ -74,6 +74,16 @@ def _turn_words(sentences: Sequence[Sentence]) -> list[int]:
     return out
 
 
+def _voice_share(sentences: Sequence[Sentence]) -> dict[str, float]:
+    """Each named speaker's words as a share of the most talkative speaker's."""
+    words: Counter[str] = Counter()
+    for s in sentences:
+        if s.speaker is not None:
+            words[s.speaker] += len(s.text.split())
+    top = max(words.values(), default=0)
+    return {speaker: n / top for speaker, n in words.items()} if top else {}
+
+
 def candidates(sentences: Sequence[Sentence], blocked: Sequence[bool]) -> list[Candidate]:
     """Runs of one to three sentences by one speaker, 8-70 words, touching no blocked sentence."""
     out = []
@@ -106,8 +116,8 @@ def rank(segments: Sequence[Segment], stats: BackgroundStats) -> list[Scored]:
     cues = [sentence_cues(s) for s in sentences]
     topic = Counter(w for q in cues for w in q.content)
     cased = sum(q.opens and q.closes for q in cues) >= 0.5 * len(cues)
-    ctx = EpisodeContext(sentences, cues, reasons, cased, _turn_words(sentences), topic,
-                         max(s.end for s in sentences), stats)
+    ctx = EpisodeContext(sentences, cues, reasons, cased, _turn_words(sentences), _voice_share(sentences),
+                         topic, max(s.end for s in sentences), stats)
     scored = []
     for cand in candidates(sentences, blocked):
         values = features(cand, ctx)

@@ -13,6 +13,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from core.models import Segment
+from core.transcripts.cues import squash, strip_annotations
 
 
 def _seconds(stamp: str) -> float:
@@ -100,7 +101,8 @@ def load_markdown(path: Path) -> list[Segment]:
             anchors.append((words, _seconds(lead.group(1))))
         body = stamp.sub("", line)
         body = re.sub(r"\\\[unintelligible[^\]]*\]", "", body).replace("\\[", "[").replace("\\]", "]")
-        body = html.unescape(body).strip()  # some files carry &#39; etc.
+        # As the product's transcript parsers do: "[laughter]" is a note, not speech.
+        body = squash(strip_annotations(html.unescape(body)))  # some files carry &#39; etc.
         if body:
             rows.append((words, speaker, body))
             words += len(body.split())
