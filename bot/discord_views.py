@@ -52,12 +52,15 @@ class InsightButton(
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Ask opens the question modal; thumbs record feedback for this channel."""
         try:
+            reader = chat_subscriber_id(interaction.channel_id or 0)
             if self.action == "ask":
+                # the same check a question gets, before the modal: an id this chat may not read
+                # is refused at once, exactly like an unknown one
+                await api_of(interaction).insight_item(self.insight_id, reader=reader)
                 await interaction.response.send_modal(AskModal(self.insight_id, interaction.message))
                 return
             vote = VOTES[self.action]
-            await api_of(interaction).feedback(chat_subscriber_id(interaction.channel_id or 0),
-                                               self.insight_id, vote)
+            await api_of(interaction).feedback(reader, self.insight_id, vote)
             await reply(interaction, VOTE_ACKS[vote], ephemeral=True)
         except Exception as exc:  # noqa: BLE001 - the one error handler logs and answers
             await answer_error(interaction, exc)
