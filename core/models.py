@@ -86,6 +86,7 @@ class ParsedEpisode:
     chapters_url: str | None = None
     persons: tuple[Person, ...] = ()
     soundbites: tuple[Soundbite, ...] = ()
+    chapters: tuple[Chapter, ...] = ()  # inline (Podlove) chapters, when no chapters_url
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ class Episode:
     chapters_url: str | None = None
     persons: tuple[Person, ...] = ()
     soundbites: tuple[Soundbite, ...] = ()
+    chapters: tuple[Chapter, ...] = ()  # inline (Podlove) chapters, when no chapters_url
     state: EpisodeState = EpisodeState.NEW
     attempts: int = 0
     last_error: str = ""

@@ -36,6 +36,7 @@ def new_episode(
         chapters_url=ep.chapters_url,
         persons=ep.persons,
         soundbites=ep.soundbites,
+        chapters=ep.chapters,
         state=state,
         discovered_at=now,
     )
@@ -46,6 +47,8 @@ def metadata_hash(ep: Episode | ParsedEpisode) -> str:
     so rotating tracking tokens do not rewrite every episode on every poll."""
     parts = [repr(getattr(ep, name)) for name in _UPDATABLE]
     parts.append(repr(enclosure_key(ep.audio_url)))
+    if ep.chapters:  # only when present, so the hashes stored before chapters existed still match
+        parts.append(repr(ep.chapters))
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "replace")).hexdigest()[:16]
 
 
@@ -56,6 +59,7 @@ def updated_episode(stored: Episode, ep: ParsedEpisode) -> Episode:
     pointing at the audio its transcript and timestamps came from.
     """
     changes = {name: getattr(ep, name) for name in _UPDATABLE}
+    changes["chapters"] = ep.chapters
     if stored.published_at is None:
         changes["published_at"] = ep.published_at
     if stored.state == EpisodeState.NEW and ep.audio_url:

@@ -98,13 +98,40 @@ def clean_line(value: object) -> str:
     return " ".join(html_to_text(value, limit=2000).split())
 
 
+def text_line(value: object) -> str:
+    """A one-line plain-text value (a title): entities decoded, whitespace collapsed, and any
+    '<' kept, because a title is text ("The <blink> tag"), not HTML."""
+    if not isinstance(value, str):
+        return ""
+    return " ".join(html.unescape(value[:4000]).split())
+
+
+def web_scheme(url: str) -> str:
+    """itpc:// and pcast:// (podcast-app links) as the http:// URLs they stand for."""
+    head = url[:8].lstrip().lower()
+    if head.startswith(("itpc://", "pcast://")):
+        return "http://" + url.split("://", 1)[1]
+    return url
+
+
+_ISO_DURATION = re.compile(
+    r"^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$",
+    re.IGNORECASE,
+)
+
+
 def parse_duration(value: object) -> float | None:
-    """itunes:duration in seconds: '3600', '3600.5', 'mm:ss' or 'hh:mm:ss'; None when unreadable."""
+    """itunes:duration in seconds: '3600', '3600.5', 'mm:ss', 'hh:mm:ss' or ISO 8601 'PT1H2M3S';
+    None when unreadable."""
     if value is None:
         return None
     text = str(value).strip()
     if not text or len(text) > 32:
         return None
+    if iso := _ISO_DURATION.match(text):
+        days, hours, minutes, secs = (float(g or 0) for g in iso.groups())
+        seconds = ((days * 24 + hours) * 60 + minutes) * 60 + secs
+        return seconds if 0 < seconds <= MAX_DURATION_S else None
     parts = text.split(":")
     if len(parts) > 3:
         return None

@@ -35,6 +35,55 @@ def refuse_entity_declarations(body: bytes) -> None:
         raise FeedParseError(REFUSED_ENTITIES)
 
 
+MAX_INTERNAL_ENTITIES = 64
+MAX_ENTITY_VALUE = 64  # bytes: `&#160;` or a word, never a document
+_PREDEFINED = frozenset({b"lt", b"gt", b"amp", b"quot", b"apos"})
+_SUBSET = re.compile(rb"<!DOCTYPE\s+[A-Za-z_][\w.:-]*\s*\[(.*?)\]\s*>", re.DOTALL | re.IGNORECASE)
+_ENTITY_DECLARATION = re.compile(
+    rb"""<!ENTITY\s+([A-Za-z_][\w.-]*)\s+(?:"([^"]*)"|'([^']*)')\s*>"""
+)
+_COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
+# Plain text and character references only: no entity references (no nesting, so no
+# expansion growth), no markup, no quotes (the value may land in an attribute).
+_PLAIN_VALUE = re.compile(rb"(?:[^<>&%\"']|&#[0-9]{1,7};|&#x[0-9a-fA-F]{1,6};)*")
+
+
+def inline_internal_entities(body: bytes) -> bytes:
+    """The document with a few harmless internal entities (`<!ENTITY nbsp "&#160;">`) written
+    out and its DOCTYPE dropped, so no parser ever sees an entity declaration.
+
+    Anything else that declares entities is refused with FeedParseError: external (SYSTEM,
+    PUBLIC) and parameter entities, values that reference other entities or hold markup,
+    too many or too long values, and documents in encodings this byte-level check cannot read.
+    """
+    doctype = _DOCTYPE.search(body)
+    if not doctype or not _ENTITY.search(body, doctype.start()):
+        return body
+    subset = _SUBSET.match(body, doctype.start())
+    if subset is None:
+        raise FeedParseError(REFUSED_ENTITIES)
+    values: dict[bytes, bytes] = {}
+    rest = _COMMENT.sub(b"", subset.group(1))
+    for declaration in _ENTITY_DECLARATION.finditer(rest):
+        name = declaration.group(1)
+        value = declaration.group(2) if declaration.group(2) is not None else declaration.group(3)
+        if (name in _PREDEFINED or name in values or len(value) > MAX_ENTITY_VALUE
+                or not _PLAIN_VALUE.fullmatch(value)):
+            raise FeedParseError(REFUSED_ENTITIES)
+        values[name] = value
+    if _ENTITY_DECLARATION.sub(b"", rest).strip() or len(values) > MAX_INTERNAL_ENTITIES:
+        raise FeedParseError(REFUSED_ENTITIES)  # other declarations, or junk we cannot vouch for
+    reference = re.compile(rb"&(" + b"|".join(re.escape(n) for n in values) + rb");")
+    document = body[subset.end():]
+    growth = sum(len(values[m.group(1)]) - len(m.group(0)) for m in reference.finditer(document))
+    if growth > len(document) + 65536:
+        raise FeedParseError(REFUSED_ENTITIES)  # each value is short, so only a flood grows it
+    written = reference.sub(lambda m: values[m.group(1)], document)
+    result = body[: subset.start()] + written
+    refuse_entity_declarations(result)  # a second DOCTYPE further down
+    return result
+
+
 def safe_fromstring(body: bytes) -> Element:
     """Parse with defusedxml: entity declarations, external references and DTD fetches refused.
 
