@@ -35,13 +35,7 @@ from core.insights.features import (
 from core.insights.filler import guest_intro_mask, sponsor_mask
 from core.insights.sentences import Sentence, split_sentences
 from core.models import Chapter, Episode, Insight, InsightKind, Segment, Transcript
-
-try:  # written alongside; fall back to a plain lookup if that module is not there
-    from core.transcripts.chapters import chapter_at as _chapter_at
-except ImportError:  # pragma: no cover
-    def _chapter_at(chapters: Sequence[Chapter], t: float) -> Chapter | None:
-        shown = [c for c in chapters if c.toc and c.start <= t]
-        return shown[-1] if shown else None
+from core.transcripts.chapters import chapter_at
 
 MAX_GAP = 6.0  # seconds of silence inside a candidate: beyond this it is two moments, not one
 DUPLICATE_JACCARD = 0.5
@@ -260,7 +254,7 @@ class OfflineExtractor:
     def _insight(self, item: Scored, episode: Episode, chapters: Sequence[Chapter]) -> Insight:
         c = item.candidate
         novelty, specificity, evidence = sub_scores(item.values)
-        chapter = _chapter_at(chapters, c.start) if chapters else None
+        chapter = chapter_at(chapters, c.start) if chapters else None
         return Insight(
             id=insight_id_for(episode.id, c.start, c.text),
             episode_id=episode.id,
