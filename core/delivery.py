@@ -19,7 +19,8 @@ from core.ports import ChatPort, Clock
 from core.ratelimit import TokenBucket
 from core.repos import LedgerEntry, LedgerMessage, MessageLink, MessageState, Repos, ledger_key
 from core.schedule import due_date
-from core.subscriptions import migrate, record_gone, record_reachable
+from core.subscriber_locks import KeyedLocks
+from core.subscriptions import migrate, record_gone, record_reachable, subscriber_id_for
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,9 @@ class DeliveryService:
         self.sleep = sleep
         self.history = SentHistory()
         self._history_loaded = False
+        # one lock per subscriber, shared with the service: a send's outcome re-reads and writes
+        # the subscriber under it, so a follow made while the send was in flight is kept
+        self.locks = KeyedLocks()
         self._buckets = {
             # burst 2: a platform limit is "N in any second", so a full second's burst on top of
             # the steady rate would break it (bench/deliver.py measured the 429s that followed)
@@ -156,9 +160,13 @@ class DeliveryService:
             chosen_at=self.clock.now(),
             on_request=on_request,
         )
-        updated = dataclasses.replace(subscriber, last_digest_date=local_date)
-        await self.repos.store.apply(
-            [self.repos.ledger.change(entry), self.repos.subscribers.change(updated)])
+        async with self.locks.hold(subscriber.id):  # the copy from the tick's start may be stale
+            current = await self.repos.subscribers.get(subscriber.id)
+            changes = [self.repos.ledger.change(entry)]
+            if current is not None:  # never write back a subscriber removed or moved meanwhile
+                changes.append(self.repos.subscribers.change(
+                    dataclasses.replace(current, last_digest_date=local_date)))
+            await self.repos.store.apply(changes)
         self.history.record(entry)
         log.info("digest chosen subscriber=%s date=%s insights=%d", subscriber.id, local_date, len(picked))
         return entry
@@ -201,7 +209,7 @@ class DeliveryService:
                 continue
             outcome = await self._send_with_retries(port, subscriber, item)
             if outcome.kind == OutcomeKind.MOVED and outcome.new_chat_id:
-                subscriber = await migrate(self.repos, subscriber, outcome.new_chat_id)
+                subscriber = await self._migrate(subscriber, outcome.new_chat_id)
                 self.history.move(entry.subscriber_id, subscriber.id)
                 entry = dataclasses.replace(entry, subscriber_id=subscriber.id)
                 outcome = await self._send_with_retries(port, subscriber, item)
@@ -223,6 +231,15 @@ class DeliveryService:
         if finished:
             report.digests_finished += 1
         return entry
+
+    async def _migrate(self, subscriber: Subscriber, new_chat_id: str) -> Subscriber:
+        """Move the stored subscriber to its new chat id (the chat may have moved it already)."""
+        async with self.locks.hold(subscriber.id):
+            current = await self.repos.subscribers.get(subscriber.id)
+            if current is not None:
+                return await migrate(self.repos, current, new_chat_id)
+        moved = await self.repos.subscribers.get(subscriber_id_for(subscriber.platform, new_chat_id))
+        return moved or dataclasses.replace(subscriber, active=False)
 
     async def _send_with_retries(self, port: ChatPort, subscriber: Subscriber, item) -> SendOutcome:
         bucket = self._buckets.get(subscriber.platform)
@@ -267,11 +284,12 @@ class DeliveryService:
                 + self.repos.messages.changes(links)
             )
             report.messages_sent += 1
-            return sent, await record_reachable(self.repos, subscriber)
+            return sent, await record_reachable(self.repos, self.locks, subscriber)
         if outcome.kind == OutcomeKind.GONE:
             report.messages_failed += 1
             subscriber = await record_gone(
-                self.repos, subscriber, outcome.reason, self.settings.delivery.gone_after_failures
+                self.repos, self.locks, subscriber, outcome.reason,
+                self.settings.delivery.gone_after_failures,
             )
             failed = dataclasses.replace(
                 message, state=MessageState.FAILED, reason=outcome.reason or "recipient gone",

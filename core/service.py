@@ -34,7 +34,6 @@ from core.ranking import apply_feedback
 from core.ratelimit import UserRateLimiter
 from core.repos import Conversation, MessageLink, MessageState, Repos, SearchChoice, ledger_key
 from core.schedule import local_day_of, next_delivery
-from core.subscriber_locks import KeyedLocks
 from core.subscriptions import deactivate, migrate, require_subscriber, subscriber_id_for
 from core.timeutil import parse_hhmm, parse_zone
 
@@ -71,7 +70,7 @@ class CastfiveService:
         self._questions = UserRateLimiter(settings.delivery.question_limit_per_hour, 3600.0)
         # PTB and discord.py run commands concurrently: every read-modify-write of one subscriber
         # (and every "is this feed still followed" decision, keyed "feed:<id>") holds its lock
-        self._locks = KeyedLocks()
+        self._locks = delivery.locks  # shared: delivery outcomes write subscribers too
         self._preferences = Preferences(repos, self._locks, embedder)  # cadence and topics
 
     # --- subscriptions -----------------------------------------------------------------

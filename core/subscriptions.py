@@ -9,6 +9,7 @@ from core.errors import NotFoundError
 from core.models import Subscriber
 from core.ports import Change
 from core.repos import Repos
+from core.subscriber_locks import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -26,23 +27,33 @@ async def require_subscriber(repos: Repos, subscriber_id: str) -> Subscriber:
     return subscriber
 
 
-async def record_gone(repos: Repos, subscriber: Subscriber, reason: str, threshold: int) -> Subscriber:
-    """Count one 'recipient gone' outcome; deactivate after `threshold` in a row."""
-    count = subscriber.consecutive_gone + 1
-    active = subscriber.active and count < threshold
-    updated = dataclasses.replace(subscriber, consecutive_gone=count, active=active)
-    await repos.subscribers.put(updated)
-    if subscriber.active and not active:
+async def record_gone(
+    repos: Repos, locks: KeyedLocks, subscriber: Subscriber, reason: str, threshold: int
+) -> Subscriber:
+    """Count one 'recipient gone' outcome on the stored subscriber; deactivate after `threshold` in a row."""
+    async with locks.hold(subscriber.id):  # re-read: a follow may have landed during the send
+        current = await repos.subscribers.get(subscriber.id)
+        if current is None:  # removed meanwhile: nothing left to deliver to
+            return dataclasses.replace(subscriber, active=False)
+        count = current.consecutive_gone + 1
+        updated = dataclasses.replace(current, consecutive_gone=count,
+                                      active=current.active and count < threshold)
+        await repos.subscribers.put(updated)
+    if current.active and not updated.active:
         log.warning("subscriber deactivated subscriber=%s reason=%s", subscriber.id, reason)
     return updated
 
 
-async def record_reachable(repos: Repos, subscriber: Subscriber) -> Subscriber:
-    """A successful send resets the 'gone' streak."""
+async def record_reachable(repos: Repos, locks: KeyedLocks, subscriber: Subscriber) -> Subscriber:
+    """A successful send resets the 'gone' streak of the stored subscriber."""
     if subscriber.consecutive_gone == 0:
-        return subscriber
-    updated = dataclasses.replace(subscriber, consecutive_gone=0)
-    await repos.subscribers.put(updated)
+        return subscriber  # the streak only grows under this same delivery: nothing to reset
+    async with locks.hold(subscriber.id):
+        current = await repos.subscribers.get(subscriber.id)
+        if current is None or current.consecutive_gone == 0:
+            return current or subscriber
+        updated = dataclasses.replace(current, consecutive_gone=0)
+        await repos.subscribers.put(updated)
     return updated
 
 
