@@ -16,6 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.render import split_message
 from bot.render_import import import_report
+from core.cadence import describe
 from core.models import Answer, DigestItem, Feed, Subscriber
 from core.ports import ImportResult, SearchResult
 from core.timeutil import format_timestamp
@@ -242,8 +243,11 @@ every day, each with a link to the exact moment.
 /remove: stop following a podcast
 /import: send an OPML file with this caption (or reply /import to it)
 /export: your podcasts as an OPML file
-/time HH:MM [Zone/Name]: when your digest arrives, e.g. /time 07:30 Europe/Berlin
-/pause, /resume: hold or restart the daily digest
+/time HH:MM [Zone/Name] [daily|weekdays|weekly DAY]: when your digest arrives, e.g. \
+/time 07:30 Europe/Berlin weekdays, or /time weekly mon 08:00 for the best five of the week
+/topics ai, energy, startups: lean the digest towards your topics (/topics shows them, \
+/topics clear drops them)
+/pause, /resume: hold or restart the digest
 /ask ID question: ask about an insight (or just reply to it)
 /stop: unsubscribe this chat
 
@@ -273,9 +277,10 @@ def _when(at: datetime) -> str:
 def render_schedule_html(sub: Subscriber, next_at: datetime) -> str:
     """When the digest arrives, and whether it is paused."""
     if sub.paused:
-        return (f"Your digest is <b>paused</b> (normally daily at {esc(sub.delivery_time)}, "
+        return (f"Your digest is <b>paused</b> (normally {describe(sub)} at {esc(sub.delivery_time)}, "
                 f"{esc(sub.timezone)}). Send /resume to restart it.")
-    return (f"Your digest arrives daily at <b>{esc(sub.delivery_time)}</b> ({esc(sub.timezone)}). "
+    return (f"Your digest arrives {describe(sub)} at <b>{esc(sub.delivery_time)}</b> "
+            f"({esc(sub.timezone)}). "
             f"Next one: {esc(_when(next_at))}.")
 
 
@@ -285,7 +290,9 @@ def render_welcome_html(sub: Subscriber, next_at: datetime) -> str:
             "you the five best insights, each with a link to the exact moment. Reply to any "
             "insight to ask a follow-up question; the answer cites the transcript.\n\n"
             f"{render_schedule_html(sub, next_at)}\n\n"
-            "Change it with /time 07:30 Europe/Berlin; /help lists everything.")
+            "Change it with /time 07:30 Europe/Berlin, /time 07:30 weekdays or /time weekly mon "
+            "08:00 (the best five of the week); /topics ai, energy leans it towards your topics; "
+            "/help lists everything.")
 
 
 def render_ask_prompt_html(item: DigestItem, user_id: int | None, user_name: str) -> str:

@@ -22,6 +22,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaul
 from bot import telegram_delivery
 from bot.telegram_chat import sub_id_for
 from bot.telegram_handlers import TelegramHandlers
+from bot.telegram_preferences import TopicHandlers
 from core.config import Settings
 from core.errors import ConfigError
 from core.models import DigestItem, SendOutcome, Subscriber
@@ -38,7 +39,8 @@ _EVERYONE = [BotCommand("today", "Today's five insights"), BotCommand("feeds", "
              BotCommand("export", "Podcasts as an OPML file"), BotCommand("help", "What I can do")]
 _SETTINGS = [BotCommand("start", "Subscribe this chat"), BotCommand("add", "Follow a podcast"),
              BotCommand("remove", "Stop following a podcast"), BotCommand("import", "Import OPML"),
-             BotCommand("time", "Digest time: /time 07:30 Europe/Berlin"),
+             BotCommand("time", "Digest time: /time 07:30 Europe/Berlin weekdays"),
+             BotCommand("topics", "Topics: /topics ai, energy, startups"),
              BotCommand("pause", "Hold the digest"), BotCommand("resume", "Restart the digest"),
              BotCommand("stop", "Unsubscribe this chat")]
 
@@ -76,6 +78,7 @@ class TelegramAdapter:
         self.app: Application = builder.build()
         self.handlers = TelegramHandlers(api, self._clock, max_opml_bytes)
         self.handlers.register(self.app)
+        TopicHandlers(api).register(self.app)
 
     @classmethod
     def from_settings(cls, api: CastfiveApi, settings: Settings) -> TelegramAdapter:

@@ -10,6 +10,7 @@ import pytest
 import pytest_asyncio
 
 from bot.telegram_bot import TelegramAdapter
+from core.cadence import ScheduleChange
 from core.errors import ConfigError
 from tests.fakes.fake_castfive_api import FakeCastfiveApi
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
@@ -149,8 +150,8 @@ async def test_remove_with_an_id_removes_that_feed(fake_telegram: FakeTelegramAp
 async def test_time_sets_the_delivery_time_and_zone(fake_telegram: FakeTelegramApi,
                                                     adapter: TelegramAdapter, api: FakeCastfiveApi) -> None:
     reply = await send(fake_telegram, "/time 07:30 Europe/Berlin")
-    assert api.calls_to("set_delivery_time")[-1] == {"subscriber_id": SUB, "hhmm": "07:30",
-                                                     "timezone": "Europe/Berlin"}
+    assert api.calls_to("set_schedule")[-1] == {
+        "subscriber_id": SUB, "change": ScheduleChange(hhmm="07:30", timezone="Europe/Berlin")}
     assert "<b>07:30</b> (Europe/Berlin)" in reply["text"] and "Sat 28 Nov at 07:30" in reply["text"]
 
 

@@ -11,6 +11,7 @@ from xml.sax.saxutils import quoteattr
 
 from defusedxml import DefusedXmlException, ElementTree
 
+from core.cadence import ScheduleChange, apply_schedule
 from core.errors import NotFoundError, RateLimitedError, ValidationError
 from core.ids import feed_id_for, insight_id_for
 from core.models import (
@@ -25,6 +26,7 @@ from core.models import (
 )
 from core.ports import AddFeedResult, Clock, ImportResult, MessageRef, SearchResult
 from core.timeutil import parse_hhmm, parse_zone
+from core.topics import parse_topics
 from tests.fakes.clock import FakeClock
 
 CATALOGUE = (
@@ -152,6 +154,24 @@ class FakeCastfiveApi:
         except ValueError as exc:
             raise ValidationError(f"The time {exc}.") from None
         return self._update(sub, delivery_time=f"{at:%H:%M}", timezone=zone)
+
+    async def set_schedule(self, subscriber_id: str, change: ScheduleChange) -> Subscriber:
+        self._record("set_schedule", subscriber_id=subscriber_id, change=change)
+        sub = self._sub(subscriber_id)
+        try:
+            hhmm = change.hhmm and f"{parse_hhmm(change.hhmm):%H:%M}"
+            zone = change.timezone and parse_zone(change.timezone).key
+        except ValueError as exc:
+            raise ValidationError(f"The time {exc}.") from None
+        return self._update(apply_schedule(sub, dataclasses.replace(change, hhmm=hhmm, timezone=zone)))
+
+    async def set_topics(self, subscriber_id: str, text: str) -> Subscriber:
+        self._record("set_topics", subscriber_id=subscriber_id, text=text)
+        return self._update(self._sub(subscriber_id), topics=parse_topics(text))
+
+    async def clear_topics(self, subscriber_id: str) -> Subscriber:
+        self._record("clear_topics", subscriber_id=subscriber_id)
+        return self._update(self._sub(subscriber_id), topics=())
 
     async def pause(self, subscriber_id: str) -> Subscriber:
         self._record("pause", subscriber_id=subscriber_id)
