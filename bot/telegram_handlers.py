@@ -23,6 +23,7 @@ from bot import render_telegram as rt
 from bot import telegram_chat as tc
 from bot.render_import import FAILURES_FILENAME, failures_file
 from bot.telegram_chat import Context, chat_sub, sub_id_for
+from bot.telegram_library import TelegramLibrary
 from core.cadence import parse_time_words
 from core.errors import NotFoundError, PermissionDeniedError, ValidationError
 from core.ports import CastfiveApi, Clock, MessageRef
@@ -40,12 +41,14 @@ class TelegramHandlers:
         self._api = api
         self._clock = clock
         self._max_opml_bytes = max_opml_bytes
+        self.library = TelegramLibrary(api)  # /search and /export insights: bot/telegram_library.py
 
     def register(self, app: Application) -> None:
         """Route commands, OPML uploads, replies, buttons, migrations and membership changes."""
         posts = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
         for name in COMMANDS:
             app.add_handler(CommandHandler(name, getattr(self, f"_cmd_{name}"), filters=posts))
+        self.library.register(app)
         app.add_handler(MessageHandler(
             posts & filters.Document.ALL & filters.CaptionRegex(r"^/import(@\w+)?(\s|$)"),
             self._cmd_import))
@@ -136,6 +139,8 @@ class TelegramHandlers:
                 caption=rt.render_import_html(result, rt.CAPTION_LIMIT)))
 
     async def _cmd_export(self, update: Update, context: Context) -> None:
+        if await self.library.export_insights(update, context):
+            return
         data = await self._api.export_opml(chat_sub(update))
         assert update.effective_message is not None
         await update.effective_message.reply_document(

@@ -1,0 +1,202 @@
+"""The library's BM25 index: SQLite FTS5 over insights and transcript passages, kept up to date.
+
+FTS5 (in the standard library's sqlite3) keeps its postings on disk and takes inserts and
+deletes one document at a time, so storing an episode costs milliseconds and a query never
+rescans transcripts; rank_bm25 and bm25s rebuild the whole corpus for every change
+(bench/search.py measures both). Text is indexed as `retrieval.terms` (the stems and stopwords
+of follow-up answers), so the query side needs no FTS syntax from the user: every term is quoted.
+A document's `scope` column holds one token naming its kind and feed, so a query reaches only
+the feeds a chat may read instead of filtering the whole corpus afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.models import Insight, Transcript
+from core.retrieval import build_passages, terms
+
+INSIGHT, PASSAGE = "i", "p"
+INDEX_FILE = "search-index.sqlite3"  # beside the store: derived data, rebuilt if deleted
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS doc (
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, ref TEXT NOT NULL, episode_id TEXT NOT NULL,
+    feed_id TEXT NOT NULL, start REAL NOT NULL, end REAL NOT NULL, text TEXT NOT NULL,
+    body TEXT NOT NULL, scope TEXT NOT NULL, UNIQUE (kind, ref));
+CREATE INDEX IF NOT EXISTS doc_episode ON doc (episode_id, kind);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5 (
+    body, scope, content='doc', content_rowid='id', tokenize='unicode61 remove_diacritics 0');
+"""
+
+
+@dataclass(frozen=True)
+class IndexHit:
+    """One matching document: an insight (ref = its id) or a passage (ref = episode:n)."""
+
+    kind: str
+    ref: str
+    episode_id: str
+    feed_id: str
+    start: float
+    end: float
+    text: str
+    score: float  # BM25, higher is better
+
+
+def scope_token(kind: str, feed_id: str) -> str:
+    """The one token that files a document under its kind and feed (never a real word)."""
+    return kind + "x" + hashlib.sha1(feed_id.encode("utf-8")).hexdigest()[:15]
+
+
+def match_expression(query: Sequence[str], kind: str, feed_ids: Iterable[str]) -> str:
+    """Every query term in the body, within the given feeds; terms are quoted, so no syntax leaks."""
+    words = " AND ".join(f'"{t}"' for t in query)
+    scopes = " OR ".join(f'"{scope_token(kind, f)}"' for f in sorted(set(feed_ids)))
+    return f"body : ({words}) AND scope : ({scopes})"
+
+
+class SearchIndex:
+    """Insights and passages in FTS5; every method is blocking (call it off the event loop)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path  # None: in memory (tests, or a store that is itself in memory)
+        self._lock = threading.Lock()  # one connection, used from worker threads
+        self._db: sqlite3.Connection | None = None
+
+    def open(self) -> None:
+        """Create or open the index file."""
+        with self._lock:
+            if self._db is None:
+                self._open()
+
+    def _open(self) -> None:
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(str(self.path) if self.path else ":memory:", check_same_thread=False)
+        if self.path is not None:
+            db.execute("PRAGMA journal_mode=WAL")  # a reader never waits for a writer's fsync
+            db.execute("PRAGMA synchronous=NORMAL")  # derived data: a lost commit is re-indexed
+        db.executescript(_SCHEMA)
+        self._db = db
+
+    def close(self) -> None:
+        """Close the file."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def _conn(self) -> sqlite3.Connection:
+        """The connection, opened on first use (called with the lock held)."""
+        if self._db is None:
+            self._open()
+        assert self._db is not None
+        return self._db
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def update_insights(self, added: Sequence[Insight], removed: Sequence[str] = ()) -> None:
+        """Index (or re-index) insights by their text and quote, and forget `removed` ones."""
+        rows = [(INSIGHT, i.id, i.episode_id, i.feed_id, i.start, i.end, i.text,
+                 " ".join(terms(f"{i.text} {i.quote}"))) for i in added]
+        with self._lock, self._conn() as db:
+            self._delete(db, INSIGHT, [*removed, *(i.id for i in added)])
+            self._insert(db, rows)
+
+    def add_transcript(self, transcript: Transcript, feed_id: str) -> int:
+        """Replace an episode's passages with those of `transcript`; returns how many."""
+        episode = transcript.episode_id
+        rows = [(PASSAGE, f"{episode}:{p.index}", episode, feed_id, p.start, p.end, p.text,
+                 " ".join(terms(p.text))) for p in build_passages(transcript.segments)]
+        with self._lock, self._conn() as db:
+            self._drop_episode(db, episode)
+            self._insert(db, rows)
+            if not rows:  # still remembered as indexed, so a catch-up does not retry it forever
+                self._insert(db, [(PASSAGE, f"{episode}:-", episode, feed_id, 0.0, 0.0, "", "")])
+        return len(rows)
+
+    def remove_transcript(self, episode_id: str) -> None:
+        """Forget an episode's passages."""
+        with self._lock, self._conn() as db:
+            self._drop_episode(db, episode_id)
+
+    def _insert(self, db: sqlite3.Connection, rows: Sequence[tuple]) -> None:
+        for kind, ref, episode, feed, start, end, text, body in rows:
+            scope = scope_token(kind, feed)
+            cursor = db.execute(
+                "INSERT INTO doc (kind, ref, episode_id, feed_id, start, end, text, body, scope) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (kind, ref, episode, feed, start, end, text, body, scope))
+            db.execute("INSERT INTO fts (rowid, body, scope) VALUES (?, ?, ?)",
+                       (cursor.lastrowid, body, scope))
+
+    def _delete(self, db: sqlite3.Connection, kind: str, refs: Sequence[str]) -> None:
+        for ref in refs:
+            found = db.execute("SELECT id, body, scope FROM doc WHERE kind = ? AND ref = ?",
+                               (kind, ref)).fetchone()
+            if found is not None:
+                self._forget(db, [found])
+
+    def _drop_episode(self, db: sqlite3.Connection, episode_id: str) -> None:
+        self._forget(db, db.execute("SELECT id, body, scope FROM doc WHERE episode_id = ? AND kind = ?",
+                                    (episode_id, PASSAGE)).fetchall())
+
+    @staticmethod
+    def _forget(db: sqlite3.Connection, rows: Sequence[tuple]) -> None:
+        # an external-content FTS5 table is told the old values to remove from its postings
+        db.executemany("INSERT INTO fts (fts, rowid, body, scope) VALUES ('delete', ?, ?, ?)", rows)
+        db.executemany("DELETE FROM doc WHERE id = ?", [(r[0],) for r in rows])
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def indexed_insights(self) -> set[str]:
+        """Ids of every insight in the index."""
+        with self._lock:
+            return {r[0] for r in self._conn().execute("SELECT ref FROM doc WHERE kind = ?", (INSIGHT,))}
+
+    def indexed_episodes(self) -> set[str]:
+        """Ids of every episode whose transcript is in the index."""
+        with self._lock:
+            return {r[0] for r in self._conn().execute(
+                "SELECT DISTINCT episode_id FROM doc WHERE kind = ?", (PASSAGE,))}
+
+    def feeds_of_insights(self, insight_ids: Sequence[str]) -> list[str]:
+        """The distinct feeds of the given indexed insights."""
+        found: set[str] = set()
+        with self._lock:
+            db = self._conn()
+            for first in range(0, len(insight_ids), 500):  # under SQLite's bound-parameter limit
+                chunk = insight_ids[first:first + 500]
+                marks = ",".join("?" * len(chunk))
+                found.update(r[0] for r in db.execute(
+                    f"SELECT DISTINCT feed_id FROM doc WHERE kind = ? AND ref IN ({marks})",
+                    (INSIGHT, *chunk)))
+        return sorted(found)
+
+    def insights_of_episode(self, episode_id: str) -> list[tuple[str, float]]:
+        """(id, start) of the episode's indexed insights."""
+        with self._lock:
+            return [(r, s) for r, s in self._conn().execute(
+                "SELECT ref, start FROM doc WHERE episode_id = ? AND kind = ?", (episode_id, INSIGHT))]
+
+    def match(self, query: Sequence[str], kind: str, feed_ids: Collection[str],
+              limit: int | None = None) -> list[IndexHit]:
+        """Documents of `kind` in `feed_ids` holding every query term, best BM25 first."""
+        if not query or not feed_ids:
+            return []
+        sql = ("SELECT d.kind, d.ref, d.episode_id, d.feed_id, d.start, d.end, d.text, "
+               "bm25(fts, 1.0, 0.0) AS rank FROM fts JOIN doc d ON d.id = fts.rowid "
+               "WHERE fts MATCH ? ORDER BY rank")
+        params: tuple = (match_expression(query, kind, feed_ids),)
+        if limit is not None:
+            sql += " LIMIT ?"
+            params += (limit,)
+        with self._lock:
+            rows = self._conn().execute(sql, params).fetchall()
+        return [IndexHit(k, r, e, f, s, en, t, -rank) for k, r, e, f, s, en, t, rank in rows]

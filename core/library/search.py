@@ -1,0 +1,137 @@
+"""Ranked, access-checked search over a chat's sent insights and its shows' transcripts.
+
+Candidates come from the index already narrowed to what the chat may read: insights it was sent
+(whose feeds still exist) and passages of the public feeds it follows, the same rule as
+`core.access.may_read`, which every hit shown passes again. BM25 orders them; when the insights
+carry sentence embeddings and an embedder is at hand, an insight close in meaning to the query
+gains up to EMBED_BOOST of its score.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.access import may_read
+from core.digests import SentHistory, moment_url
+from core.feeds.fetching import is_private
+from core.insights.similarity import cosine
+from core.library.index import INSIGHT, PASSAGE, IndexHit, SearchIndex
+from core.library.models import SearchHit
+from core.models import Feed, Insight, Subscriber
+from core.ports import Embedder
+from core.repos import Repos
+from core.retrieval import excerpt
+
+log = logging.getLogger(__name__)
+
+MAX_HITS = 100  # ten pages: past that, fewer or other words serve better than paging
+EMBED_BOOST = 0.5
+EXCERPT_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An index hit that the chat may read, with its final score."""
+
+    hit: IndexHit
+    score: float
+    insight: Insight | None = None  # loaded for insight hits
+
+
+class LibrarySearch:
+    """Finds and renders hits for one chat; the index does the matching."""
+
+    def __init__(self, repos: Repos, index: SearchIndex, embedder: Embedder | None = None) -> None:
+        self.repos = repos
+        self.index = index
+        self.embedder = embedder
+
+    async def rank(self, reader: Subscriber, followed: Sequence[Feed], history: SentHistory,
+                   query: Sequence[str], words: str) -> list[Candidate]:
+        """Up to MAX_HITS readable candidates, best first."""
+        sent = history.sent_ids(reader.id)
+        feeds = {f.id: f for f in followed}
+        sent_feeds = await asyncio.to_thread(self.index.feeds_of_insights, list(sent))
+        for feed_id in set(sent_feeds) - set(feeds):  # a show sent earlier and since unfollowed
+            if (feed := await self.repos.feeds.get(feed_id)) is not None:
+                feeds[feed_id] = feed
+        readable_feeds = [f for f in followed if not f.private]
+        insight_hits, passage_hits = await asyncio.gather(
+            asyncio.to_thread(self.index.match, query, INSIGHT, [f for f in sent_feeds if f in feeds]),
+            asyncio.to_thread(self.index.match, query, PASSAGE, [f.id for f in readable_feeds],
+                              MAX_HITS))
+        insights = await self._readable_insights(
+            [h for h in insight_hits if h.ref in sent][:MAX_HITS], reader, feeds, history)
+        candidates = await self._boosted(insights, words)
+        shown = {(c.hit.episode_id, c.hit.start) for c in candidates}
+        candidates += [Candidate(h, h.score) for h in passage_hits
+                       if not any(e == h.episode_id and h.start <= s <= h.end for e, s in shown)]
+        candidates.sort(key=lambda c: (-c.score, c.hit.kind, c.hit.ref))
+        return candidates[:MAX_HITS]
+
+    async def _readable_insights(self, hits: Sequence[IndexHit], reader: Subscriber,
+                                 feeds: dict[str, Feed], history: SentHistory) -> list[Candidate]:
+        out = []
+        for hit in hits:
+            insight = await self.repos.insights.get(hit.ref)
+            if insight is not None and may_read(reader, insight, feeds.get(insight.feed_id), history):
+                out.append(Candidate(hit, hit.score, insight))
+        return out
+
+    async def _boosted(self, candidates: list[Candidate], words: str) -> list[Candidate]:
+        embedder = self.embedder
+        if embedder is None or not any(c.insight and c.insight.vector_model == embedder.name
+                                       for c in candidates):
+            return candidates
+        try:
+            (vector,) = await asyncio.to_thread(embedder.embed, [words])
+        except Exception:  # the boost is a nicety; BM25 alone still ranks
+            log.exception("search: the query embedding failed; ranking by words alone")
+            return candidates
+        boosted = []
+        for c in candidates:
+            if c.insight is not None and c.insight.vector_model == embedder.name:
+                similar = max(0.0, cosine(vector, base64.b64decode(c.insight.vector)))
+                c = Candidate(c.hit, c.score * (1.0 + EMBED_BOOST * similar), c.insight)
+            boosted.append(c)
+        return boosted
+
+    async def render(self, reader: Subscriber, candidates: Sequence[Candidate], query: Sequence[str],
+                     history: SentHistory) -> list[SearchHit]:
+        """The hits of one page, each with its show, episode, moment link and an insight to ask."""
+        hits = []
+        for c in candidates:
+            episode = await self.repos.episodes.get(c.hit.episode_id)
+            feed = await self.repos.feeds.get(c.hit.feed_id)
+            if feed is None:
+                continue
+            audio = None if feed.private else (episode.audio_url if episode else None)
+            page = episode.page_url if episode else None
+            if feed.private and page and is_private(page):
+                page = None
+            insight = c.insight or await self._insight_near(reader, c.hit, feed, history)
+            if c.insight is not None and not may_read(reader, c.insight, feed, history):
+                continue  # checked when ranked; checked again, as every path to an insight is
+            hits.append(SearchHit(
+                source="insight" if c.insight else "transcript",
+                show_title=feed.title, episode_title=episode.title if episode else "",
+                start=c.insight.start if c.insight else c.hit.start,
+                text=c.insight.text if c.insight else excerpt(c.hit.text, query, EXCERPT_CHARS),
+                quote=c.insight.quote if c.insight else "",
+                moment_url=moment_url(audio, c.insight.start if c.insight else c.hit.start),
+                page_url=page, insight_id=insight.id if insight else None, score=c.score))
+        return hits
+
+    async def _insight_near(self, reader: Subscriber, hit: IndexHit, feed: Feed,
+                            history: SentHistory) -> Insight | None:
+        """The episode's readable insight nearest the passage: /ask answers from the whole episode."""
+        near = await asyncio.to_thread(self.index.insights_of_episode, hit.episode_id)
+        for insight_id, _ in sorted(near, key=lambda n: (abs(n[1] - hit.start), n[0])):
+            insight = await self.repos.insights.get(insight_id)
+            if insight is not None and may_read(reader, insight, feed, history):
+                return insight
+        return None
