@@ -18,6 +18,7 @@ from typing import Any
 from core.codec import from_doc
 from core.config import Settings
 from core.digests import SentHistory, document_batches
+from core.idle_feeds import forget_idle_feeds
 from core.ports import Change, Clock, Doc
 from core.repos import Repos
 from core.tables import Table
@@ -40,6 +41,8 @@ class PruneReport:
     messages: int = 0
     conversations: int = 0
     search_choices: int = 0
+    idle_feeds: int = 0  # feeds followed by nobody for longer than the dedupe window
+    episodes: int = 0  # of those feeds
 
 
 async def prune(
@@ -52,7 +55,9 @@ async def prune(
       remaining ledger entry or live conversation refers to (undated insights stay);
     - message links whose insight is gone (nobody can ask about those messages any more);
     - conversations idle for 30 days, search choices offered more than a day ago (either
-      without a time counts as old).
+      without a time counts as old);
+    - idle feeds (followed by nobody) last polled before the dedupe window, with their
+      episodes, insights and transcripts, unless a kept record names one of their insights.
     """
     now = clock.now()
     cfg = settings.insights
@@ -82,6 +87,7 @@ async def prune(
         return False
 
     conversations = await _remove(repos, repos.conversations, conversation_is_idle)
+    idle = await forget_idle_feeds(repos, settings, now - timedelta(days=cfg.dedupe_days), referenced)
     remaining: set[str] = set()
 
     def insight_is_stale(doc: Doc) -> bool:
@@ -97,10 +103,11 @@ async def prune(
                             lambda d: _before(d.get("offered_at"), offered_before, missing=True))
     if history is not None:
         history.forget_before(oldest_day)
-    report = PruneReport(ledger, insights, messages, conversations, choices)
-    log.info("pruned ledger=%d insights=%d messages=%d conversations=%d search_choices=%d",
-             report.ledger, report.insights, report.messages, report.conversations,
-             report.search_choices)
+    report = PruneReport(ledger, insights + idle.insights, messages, conversations, choices,
+                         idle.feeds, idle.episodes)
+    log.info("pruned ledger=%d insights=%d messages=%d conversations=%d search_choices=%d "
+             "idle_feeds=%d episodes=%d", report.ledger, report.insights, report.messages,
+             report.conversations, report.search_choices, report.idle_feeds, report.episodes)
     return report
 
 
