@@ -13,6 +13,9 @@ from core.config import Settings
 from core.delivery import DeliveryService
 from core.digests import DigestBuilder
 from core.feeds.poller import FeedPoller
+from core.library.index import INDEX_FILE, SearchIndex
+from core.library.indexing_store import IndexingStore
+from core.library.service import LibraryService
 from core.pipeline import CrashHook, EpisodePipeline
 from core.ports import LLM, ChatPort, Clock, Extractor, Fetcher, Store, Transcriber
 from core.qa import Answerer
@@ -44,6 +47,7 @@ class Services:
     async def start(self) -> None:
         """Open the store and the HTTP session, add the operator's feeds, clean up leftovers."""
         await self.store.start()
+        self.api.library.start()
         if hasattr(self.fetcher, "start"):
             await self.fetcher.start()
         await sync_catalogue(self.poller, self.repos, self.settings)
@@ -52,6 +56,7 @@ class Services:
 
     async def close(self) -> None:
         """Close the HTTP session and flush the store."""
+        await self.api.library.stop()
         if hasattr(self.fetcher, "close"):
             await self.fetcher.close()
         await self.store.close()
@@ -75,10 +80,12 @@ def build_services(
 ) -> Services:
     """Build the core with real implementations unless a test passes its own; does no I/O."""
     clock = clock or SystemClock()
+    index = SearchIndex(settings.data_dir / INDEX_FILE if store is None else None)  # a test's: memory
     if store is None:
         from core.adapters.tinydb_store import TinyDBStore
 
         store = TinyDBStore(settings.data_dir)
+    store = IndexingStore(store, index)  # insights and transcripts are indexed as they are stored
     if fetcher is None:
         from core.adapters.http import SafeFetcher
 
@@ -115,8 +122,9 @@ def build_services(
     )
     builder = DigestBuilder(repos, settings)
     delivery = DeliveryService(repos, builder, clock, settings, ports or {})
+    library = LibraryService(repos, clock, delivery, store, embedder)
     api = CastfiveService(repos, clock, settings, poller, fetcher, delivery, builder,
-                          Answerer(llm, settings.llm), embedder=embedder)
+                          Answerer(llm, settings.llm), embedder=embedder, library=library)
     return Services(
         settings=settings, clock=clock, store=store, fetcher=fetcher, repos=repos, poller=poller,
         transcriber=transcriber, extractor=extractor, llm=llm, pipeline=pipeline, builder=builder,

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.cadence import ScheduleChange
 from core.models import (
@@ -22,6 +22,9 @@ from core.models import (
     Subscriber,
     Transcript,
 )
+
+if TYPE_CHECKING:
+    from core.library.service import LibraryService
 
 # --- time ---------------------------------------------------------------------
 
@@ -234,6 +237,8 @@ class MessageRef:
 
 class CastfiveApi(Protocol):
     """The one service API both chat adapters call; raises CastfiveError subclasses."""
+
+    library: LibraryService  # search a chat's insights and transcripts, export its insights
 
     async def subscribe(
         self, platform: str, chat_id: str, title: str = "", *, timezone: str | None = None,

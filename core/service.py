@@ -25,6 +25,7 @@ from core.feeds.opml import build_opml, parse_opml
 from core.feeds.poller import FeedPoller
 from core.feeds.search import search_podcasts
 from core.ids import feed_id_for
+from core.library.service import LibraryService
 from core.models import Answer, Digest, DigestItem, Feed, FeedStatus, Insight, Subscriber, Turn
 from core.opml_import import FollowSteps, ImportLimits, import_feeds
 from core.ports import AddFeedResult, Clock, Embedder, Fetcher, ImportResult, MessageRef
@@ -58,8 +59,11 @@ class CastfiveService:
         builder: DigestBuilder,
         answerer: Answerer,
         embedder: Embedder | None = None,
+        *,
+        library: LibraryService,
     ) -> None:
         self.repos = repos
+        self.library = library  # search and export: core/library/
         self.clock = clock
         self.settings = settings
         self.poller = poller
