@@ -58,6 +58,7 @@ class FeedSettings:
     search_url: str = "https://itunes.apple.com/search"
     poll_check_seconds: float = 60.0  # how often the service looks for feeds whose poll is due
 
+    max_items: int = 2000  # items read from one feed, newest first; the rest are not parsed or stored
 
 @dataclass(frozen=True)
 class TranscriptionSettings:
@@ -290,6 +291,7 @@ def _validate(s: Settings) -> None:
     for key, value in positive.items():
         if value <= 0:
             raise bad(key, f"must be greater than 0, not {value!r}")
+        "feeds.max_items": s.feeds.max_items,
     if not 0 <= s.http.max_redirects <= 20:
         raise bad("http.max_redirects", "must be between 0 and 20")
     if s.feeds.new_feed_episodes < 0:

@@ -140,9 +140,9 @@ def parse_calls(monkeypatch) -> list[int]:
     calls: list[int] = []
     real = poller_module.parse_feed
 
-    def spy(body: bytes, base_url: str | None = None):
+    def spy(body: bytes, base_url: str | None = None, **options: object):
         calls.append(len(body))
-        return real(body, base_url)
+        return real(body, base_url, **options)
 
     monkeypatch.setattr(poller_module, "parse_feed", spy)
     return calls
@@ -477,7 +477,7 @@ async def test_an_unexpected_error_on_one_feed_is_recorded_and_backed_off(
                         Reply(body=feed_xml(item("6", 6), *FIVE)))
     feed, _ = await poller.add_feed(url)
 
-    def broken(body: bytes, base_url: str | None = None):
+    def broken(body: bytes, base_url: str | None = None, **options: object):
         raise RuntimeError("bug")
 
     monkeypatch.setattr(poller_module, "parse_feed", broken)

@@ -22,10 +22,11 @@ _EARLIEST = datetime.min.replace(tzinfo=None)
 
 
 def parse_feed(body: bytes, base_url: str | None = None, *,
-               max_items: int = DEFAULT_MAX_ITEMS) -> ParsedFeed:
+               max_items: int = DEFAULT_MAX_ITEMS, label: str = "") -> ParsedFeed:
     """Read a podcast feed (RSS, Atom or RDF) from bytes; raises FeedParseError if it is not one.
 
-    Only the `max_items` newest items are read into episodes.
+    Only the `max_items` newest items are read into episodes. `label` names the feed in the log
+    line that reports the parse's cost (a feed id: never the URL, which may carry a secret).
     """
     if not isinstance(body, (bytes, bytearray)) or not bytes(body).strip():
         raise FeedParseError("The feed is empty: the server sent no content.")
@@ -33,8 +34,8 @@ def parse_feed(body: bytes, base_url: str | None = None, *,
     body = inline_internal_entities(bytes(body))
     draft = read_with_feedparser(body, base_url, max_items)
     feed = _finish(draft, base_url)
-    log.info("feed parsed: %d items (%d kept), %d bytes, %.1f ms CPU", draft.item_count,
-             len(draft.items), len(body), (time.process_time() - started) * 1000)
+    log.info("feed %s parsed: %d items (%d kept), %d bytes, %.1f ms CPU", label or "-",
+             draft.item_count, len(draft.items), len(body), (time.process_time() - started) * 1000)
     return feed
 
 

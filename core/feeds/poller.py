@@ -84,7 +84,8 @@ class FeedPoller:
                                        conditional=False, now=now)
             if fetched.status != 200 or fetched.body is None:
                 raise HttpStatusError(status_sentence(fetched.status), fetched.status)
-            parsed = await asyncio.to_thread(parse_feed, fetched.body, fetched.base_url)
+            parsed = await asyncio.to_thread(parse_feed, fetched.body, fetched.base_url,
+                                             max_items=self._settings.feeds.max_items, label=feed_id)
             feed = self._after_success(draft, fetched, parsed, now)
             episodes = self._first_episodes(feed.id, parsed, now)
             await self._store.apply(
@@ -193,7 +194,8 @@ class FeedPoller:
             done = self._after_success(feed, fetched, None, now)
             await self._feeds.put(done)
             return PollReport(done, status=UNCHANGED)
-        parsed = await asyncio.to_thread(parse_feed, fetched.body, fetched.base_url)
+        parsed = await asyncio.to_thread(parse_feed, fetched.body, fetched.base_url,
+                                         max_items=self._settings.feeds.max_items, label=feed.id)
         done = self._after_success(feed, fetched, parsed, now)
         fresh, updates = await self._new_and_updated(done, parsed, now)
         stored = fresh + [episode for episode, _ in updates]

@@ -1,0 +1,100 @@
+"""A huge feed or a huge description costs bounded time: the item cap and the description cut."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from core.feeds.parse import parse_feed
+from core.feeds.poller import FeedPoller
+from tests.test_poller import (  # noqa: F401 - fixtures
+    Reply,
+    clock,
+    fetcher,
+    make_settings,
+    server,
+    store,
+    stored_episodes,
+)
+
+START = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
+
+
+def big_feed(items: int, oldest_first: bool = False) -> bytes:
+    """`items` small items, one a minute; guid n is the n-th newest."""
+    order = range(items - 1, -1, -1) if oldest_first else range(items)
+    parts = ['<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title>']
+    for n in order:
+        when = format_datetime(START - timedelta(minutes=n), usegmt=True)
+        parts.append(f"<item><guid>g{n}</guid><title>Episode {n}</title><pubDate>{when}</pubDate>"
+                     f'<enclosure url="https://cdn.test/{n}.mp3" type="audio/mpeg"/></item>')
+    parts.append("</channel></rss>")
+    return "".join(parts).encode()
+
+
+def cpu_of(body: bytes, **options: int) -> float:
+    started = time.process_time()
+    parse_feed(body, **options)
+    return time.process_time() - started
+
+
+@pytest.mark.parametrize("oldest_first", [False, True], ids=["newest-first", "oldest-first"])
+def test_only_the_newest_items_up_to_the_cap_become_episodes(oldest_first: bool) -> None:
+    feed = parse_feed(big_feed(300, oldest_first), max_items=100)
+    assert [e.guid for e in feed.episodes] == [f"g{n}" for n in range(100)]
+
+
+def test_parsing_20000_items_under_the_cap_costs_little_more_than_2000() -> None:
+    small, large = big_feed(2000), big_feed(20_000)
+    cpu_of(small)  # warm up imports and caches
+    base = min(cpu_of(small) for _ in range(2))
+    assert len(parse_feed(large).episodes) == 2000
+    # Reading 18,000 more items only to drop them: tokenising, no episodes built for them.
+    assert cpu_of(large) < 4 * base
+
+
+@pytest.mark.slow
+def test_a_100000_item_feed_keeps_2000_episodes_in_bounded_time() -> None:
+    body = big_feed(100_000)
+    started = time.process_time()
+    feed = parse_feed(body)
+    assert len(feed.episodes) == 2000
+    assert feed.episodes[0].guid == "g0" and feed.episodes[-1].guid == "g1999"
+    assert time.process_time() - started < 5
+
+
+def test_a_5_mb_description_is_cut_before_any_html_is_processed() -> None:
+    def feed(markup: str) -> bytes:
+        return ('<?xml version="1.0"?><rss version="2.0"><channel><title>S</title><item>'
+                f"<guid>g</guid><description><![CDATA[{markup}]]></description></item>"
+                "</channel></rss>").encode()
+
+    filler = "<span class='x'></span>"  # markup without text, as bloated CMS output is
+    huge = feed(filler * (5 * 1024 * 1024 // len(filler)) + "<p>past the cut</p>")
+    small = feed(filler * (64 * 1024 // len(filler)))
+    (episode,) = parse_feed(huge).episodes
+    assert "past the cut" not in episode.description
+    cpu_of(small)
+    assert cpu_of(huge) < 10 * max(cpu_of(small), 0.005)
+
+
+async def test_the_poller_stores_no_episode_beyond_the_cap(server, fetcher, store, clock) -> None:  # noqa: F811
+    poller = FeedPoller(fetcher, store, clock, make_settings(max_items=25))
+    url = server.script("/big.xml", Reply(body=big_feed(200)))
+    await poller.add_feed(url)
+    episodes = await stored_episodes(store)
+    assert len(episodes) == 25
+    assert {e.identity for e in episodes} == {f"g{n}" for n in range(25)}
+
+
+def test_the_parse_cost_is_logged_without_the_feed_url(caplog) -> None:
+    url = "https://user:hunter2@feeds.example.com/episodes/8f3a9c2e1b7d4f6a.rss?token=s3cret"
+    with caplog.at_level(logging.INFO, logger="core.feeds.parse"):
+        parse_feed(big_feed(30), url, max_items=10, label="f123")
+    (line,) = [r.getMessage() for r in caplog.records if "parsed" in r.getMessage()]
+    assert "f123" in line and "30 items (10 kept)" in line and "bytes" in line and "ms" in line
+    assert not any(secret in line for secret in ("hunter2", "8f3a9c2e1b7d4f6a", "s3cret", "feeds.example"))
