@@ -253,7 +253,7 @@ class EpisodePipeline:
     async def _chapters(self, episode: Episode, feed: Feed) -> tuple[Chapter, ...]:
         stored = await load_chapters(self.repos.store, episode.id)
         if stored or not episode.chapters_url:
-            return stored
+            return stored or episode.chapters  # the feed's inline chapters stand in for a file
         try:
             body, _ = await fetch_asset(self.fetcher, episode.chapters_url, feed=feed,
                                         max_bytes=2 * 1024 * 1024)
