@@ -1,6 +1,6 @@
 """Offline follow-up answers: unanswerable questions refused, answerable ones cited at the answer.
 
-Run: python bench/answers.py   (needs ../shared/corpus/eval-transcripts; says so and exits 1 without)
+Run: python bench/answers.py   (needs ../shared/corpus/eval-transcripts; without it, one line, exit 2)
 The questions are tests/eval/questions.json: 20 answerable (with the span of the words that
 answer: a citation counts when it starts within 5 s of it) and 20 that the episode does not
 answer, over four Talk Python To Me episodes.
@@ -16,12 +16,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _needs import folder, require  # bench/_needs.py: this script's folder is on sys.path
+
 from core.config import LLMSettings
 from core.models import Insight, Transcript
 from core.qa import Answerer
 from core.transcripts.parse import parse_transcript
 from tests.eval.dataset import SHARED
 
+NEEDS = (folder(SHARED / "eval-transcripts", "the shared corpus at ../shared/corpus/eval-transcripts",
+                "it is not in the repository (its transcripts are GPL): put the project's corpus "
+                "beside the checkout"),)
 QUESTIONS = Path(__file__).resolve().parent.parent / "tests" / "eval" / "questions.json"
 WITHIN_S = 5.0
 
@@ -36,6 +41,7 @@ def load_transcript(ref: str) -> Transcript | None:
 
 
 async def run() -> int:
+    require(__file__, NEEDS)
     questions = json.loads(QUESTIONS.read_text(encoding="utf-8"))["questions"]
     answerer = Answerer(None, LLMSettings())
     transcripts: dict[str, Transcript | None] = {}

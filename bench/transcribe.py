@@ -4,7 +4,8 @@
     python bench/transcribe.py --sweep    # also beam / batch / thread variants of the defaults
     python bench/transcribe.py --long     # also a 2-hour episode (defaults only): memory and RTF
 
-Needs espeak-ng and ffmpeg to build the audio (into bench/out/, gitignored). Every configuration
+Needs espeak-ng and ffmpeg to build the audio (into bench/out/, gitignored); without them it says
+so in one line and exits 2. Every configuration
 runs in a fresh child process, so each peak memory figure (ru_maxrss) is its own.
 """
 
@@ -24,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _needs import require, tool  # bench/_needs.py: this script's folder is on sys.path
 
 REPO = Path(__file__).resolve().parent.parent
+NEEDS = (tool("espeak-ng"), tool("ffmpeg"))  # to speak the scripts and encode the episode
 OUT = REPO / "bench" / "out"
 RATE = 22050  # espeak-ng's rate; the MP3 is 16 kHz like most speech podcasts' decoders see it
 
@@ -250,6 +253,7 @@ def main() -> int:
         child(json.loads(args.child), Path(args.audio))
         return 0
 
+    require(__file__, NEEDS)
     OUT.mkdir(parents=True, exist_ok=True)
     episode, reference_path = OUT / "episode.mp3", OUT / "episode.txt"
     if not episode.exists() or not reference_path.exists():
