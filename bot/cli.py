@@ -10,6 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bot.cli_library import LIBRARY_COMMANDS, add_library_commands
 from bot.cli_output import ProgressBar, print_answer, print_digest, print_insights, print_transcript
 from bot.logging_setup import setup_logging
 from core.bootstrap import Services, build_services
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="ask a follow-up question about an insight")
     ask.add_argument("insight_id")
     ask.add_argument("question")
+    add_library_commands(sub)  # search, export: bot/cli_library.py
     return parser
 
 
@@ -260,6 +262,7 @@ _COMMANDS: dict[str, Callable[[Services, argparse.Namespace], Awaitable[int]]] =
     "insights": cmd_insights,
     "digest": cmd_digest,
     "ask": cmd_ask,
+    **LIBRARY_COMMANDS,
 }
 
 

@@ -20,6 +20,7 @@ from discord import app_commands
 
 from bot.discord_commands import castfive
 from bot.discord_conversations import continue_conversation
+from bot.discord_library import SearchPageButton
 from bot.discord_replies import NO_MENTIONS, PLATFORM, answer_error, chat_subscriber_id
 from bot.discord_views import InsightButton, insight_view
 from bot.render import split_message
@@ -52,7 +53,7 @@ class CastfiveClient(discord.Client):
 
     async def setup_hook(self) -> None:
         """Buttons from any earlier run are understood again; the commands are published."""
-        self.add_dynamic_items(InsightButton)
+        self.add_dynamic_items(InsightButton, SearchPageButton)
         await self.tree.sync()
 
     async def on_message(self, message: discord.Message) -> None:

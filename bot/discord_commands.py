@@ -15,6 +15,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.discord_library import LIBRARY_COMMANDS
 from bot.discord_replies import api_of, chat_subscriber_id, reply, thinking, user_key
 from bot.discord_views import SearchChoices, insight_view
 from bot.render_discord import (
@@ -239,3 +240,7 @@ async def feeds_export(interaction: Interaction, channel: Channel = None) -> Non
     data = await api_of(interaction).export_opml(_target_id(interaction, channel))
     await reply(interaction, "Your podcasts as OPML, ready for any podcast app.", ephemeral=True,
                 file=discord.File(io.BytesIO(data), filename="castfive.opml"))
+
+
+for _library_command in LIBRARY_COMMANDS:  # search and export: bot/discord_library.py
+    castfive.add_command(_library_command)
