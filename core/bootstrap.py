@@ -13,6 +13,7 @@ from core.config import Settings
 from core.delivery import DeliveryService
 from core.digests import DigestBuilder
 from core.feeds.poller import FeedPoller
+from core.insights.paraphrase import ParaphraseJudge
 from core.library.index import INDEX_FILE, SearchIndex
 from core.library.indexing_store import IndexingStore
 from core.library.service import LibraryService
@@ -120,7 +121,7 @@ def build_services(
         repos, fetcher, transcriber, extractor, clock, settings,
         crash_hook=crash_hook or crash_hook_from_env(),
     )
-    builder = DigestBuilder(repos, settings)
+    builder = DigestBuilder(repos, settings, ParaphraseJudge(embedder))
     delivery = DeliveryService(repos, builder, clock, settings, ports or {})
     library = LibraryService(repos, clock, delivery, store, embedder)
     api = CastfiveService(repos, clock, settings, poller, fetcher, delivery, builder,

@@ -22,6 +22,7 @@ from core.cadence import lookback
 from core.codec import from_doc
 from core.config import Settings
 from core.feeds.fetching import is_private
+from core.insights.paraphrase import MeaningIndex, ParaphraseJudge
 from core.models import (
     Digest,
     DigestItem,
@@ -105,6 +106,8 @@ class Catalog:
     _catalogue: tuple[str, ...] | None = field(default=None, init=False, repr=False, compare=False)
     _rankings: dict[float, Ranking] = field(default_factory=dict, init=False, repr=False,
                                             compare=False)
+    judge: ParaphraseJudge = field(default_factory=lambda: ParaphraseJudge(None), repr=False,
+                                   compare=False)  # the builder's, which embeds remainders
 
     def catalogue_feed_ids(self) -> tuple[str, ...]:
         """The operator's feeds: what a subscriber follows by default."""
@@ -132,9 +135,10 @@ class Catalog:
 class DigestBuilder:
     """Picks digests; all CPU work is synchronous and small per subscriber."""
 
-    def __init__(self, repos: Repos, settings: Settings) -> None:
+    def __init__(self, repos: Repos, settings: Settings, judge: ParaphraseJudge | None = None) -> None:
         self.repos = repos
         self.settings = settings
+        self.judge = judge or ParaphraseJudge(None)  # one per process: its pair cache outlives rounds
 
     async def load_catalog(self) -> Catalog:
         """Snapshot feeds, episodes and insights, converting and indexing off the event loop."""
@@ -145,6 +149,7 @@ class DigestBuilder:
 
         def build() -> Catalog:
             catalog = _build_catalog(feed_docs, episode_docs, insight_docs)
+            catalog.judge = self.judge
             catalog.ranking(self.settings.insights.min_score)  # terms and postings, here
             return catalog
 
@@ -205,6 +210,7 @@ class Ranking:
             if not mark.weight:
                 self._blank.append(insight_id)
         self._duplicates: dict[str, frozenset[str]] = {}
+        self._meaning: MeaningIndex | None = None  # built on the first duplicates() call
         self._floor: datetime | None = None  # the oldest creation time the sorted lists keep
         self._sorted: dict[str, list[Insight]] = {}  # feed -> not filler, best first
         self._by_kind: dict[str, dict[str, list[Insight]]] = {}
@@ -265,10 +271,20 @@ class Ranking:
         alike = {o for o, weight in shared.items()  # Fingerprint.repeats' own test
                  if 2 * weight >= NEAR_DUPLICATE * (mark.weight + marks[o].weight)}
         maybe = self._by_episode[mark.episode_id] + (self._blank if not mark.weight else [])
-        alike.update(o for o in maybe if mark.repeats(marks[o], NEAR_DUPLICATE))
+        alike.update(o for o in maybe if mark.repeats(marks[o], NEAR_DUPLICATE, self.catalog.judge))
+        alike.update(self._meaning_index().alike(insight_id))  # paraphrases, on any show
         alike.discard(insight_id)
         found = self._duplicates[insight_id] = frozenset(alike)
         return found
+
+    def _meaning_index(self) -> MeaningIndex:
+        if self._meaning is None:  # eligible insights only: the rest is never picked nor sent
+            self._meaning = MeaningIndex(
+                ((i.id, i.text, mark.vector, mark.vector_model)
+                 for i in self.catalog.insights.values()
+                 if i.score >= self.min_score and (mark := self.fingerprints[i.id]).vector),
+                self.catalog.judge)
+        return self._meaning
 
     def _refresh(self, since: datetime) -> None:
         if self._floor is not None and self._floor <= since <= self._floor + _REBUILD_AFTER:

@@ -9,12 +9,13 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from core.insights.embedded import vector_of
+from core.insights.paraphrase import SURE, ParaphraseJudge
 from core.insights.similarity import cosine
 from core.models import Insight, Subscriber
 
 # Two insights whose embeddings are this close say the same thing (bench/duplicates.py: chosen on
 # half of 64 + 64 written pairs as the lowest that merges at most 5% of distinct claims).
-DUPLICATE_COSINE = 0.74
+DUPLICATE_COSINE = SURE  # whole-sentence cosine alone (without a judge to embed the remainders)
 
 # Function words and podcast filler: they make unrelated sentences look alike.
 _STOPWORDS = frozenset("""
@@ -109,6 +110,7 @@ def choose_digest(
     min_score: float = 0.35,
     near_duplicate: float = 0.5,
     show_penalty: float = 0.1,
+    judge: ParaphraseJudge | None = None,
 ) -> list[Insight]:
     """The best `size` insights, best first: fewer when there are not enough good ones.
 
@@ -152,7 +154,7 @@ def choose_digest(
         if per_episode[c.episode_id] >= max_per_episode:
             continue
         mark = Fingerprint.of(c)
-        if any(mark.repeats(other, near_duplicate) for other in seen):
+        if any(mark.repeats(other, near_duplicate, judge) for other in seen):
             continue
         picked.append(c)
         seen.append(mark)
@@ -180,12 +182,15 @@ class Fingerprint:
         return cls(insight.episode_id, insight.start, insight.end, terms, weight, insight.text,
                    vector_of(insight), insight.vector_model)
 
-    def same_meaning(self, other: Fingerprint) -> bool:
+    def same_meaning(self, other: Fingerprint, judge: ParaphraseJudge | None = None) -> bool:
         """Paraphrases of one idea, by embeddings of one model (never across models)."""
-        return (bool(self.vector) and self.vector_model == other.vector_model
-                and cosine(self.vector, other.vector) >= DUPLICATE_COSINE)
+        if not self.vector or self.vector_model != other.vector_model:
+            return False
+        if judge is None:
+            return cosine(self.vector, other.vector) >= DUPLICATE_COSINE
+        return judge.same(self.text, self.vector, other.text, other.vector)
 
-    def repeats(self, other: Fingerprint, threshold: float) -> bool:
+    def repeats(self, other: Fingerprint, threshold: float, judge: ParaphraseJudge | None = None) -> bool:
         """Same as `is_near_duplicate`, without recomputing terms for every pair."""
         if self.episode_id == other.episode_id and _overlaps(self, other):
             return True
@@ -194,11 +199,11 @@ class Fingerprint:
             blank = not self.weight and not other.weight  # only stopwords: compare the texts
             if blank and similarity(self.text, other.text) >= threshold:
                 return True
-            return self.same_meaning(other)
+            return self.same_meaning(other, judge)
         total = self.weight + other.weight
         # Word overlap first (fast, and sure when it fires); then meaning, for paraphrases.
         return (2 * sum(term_weight(t) for t in shared) >= threshold * total
-                or self.same_meaning(other))
+                or self.same_meaning(other, judge))
 
 
 def apply_feedback(
