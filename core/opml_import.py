@@ -49,7 +49,8 @@ async def import_feeds(
     fresh = [(n, title, url) for n, (title, url) in enumerate(entries)
              if feed_id_for(url) not in followed]
     already = len(entries) - len(fresh)
-    to_try, over = fresh[: max(0, limits.allowance)], len(fresh) - max(0, limits.allowance)
+    allowance = max(0, limits.allowance)
+    to_try, over = fresh[:allowance], max(0, len(fresh) - allowance)
     tally = _Tally()
     pending = iter(to_try)
 

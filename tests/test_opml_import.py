@@ -97,6 +97,7 @@ async def test_the_time_budget_cuts_slow_feeds_off_and_leaves_them_unpolled(http
         took = time.monotonic() - started
         assert took < SLOW_S / 2, f"the import took {took:.1f} s against a 0.5 s budget"
         assert len(result.added) == 4 and result.out_of_time == 20 and result.failed == ()
+        assert result.over_allowance == 0  # 24 entries, room for 50
         assert world.server.most_in_flight <= 8  # 8 slow ones started, 12 never tried
         assert sum("/slow/" in hit for hit in world.server.hits) == 8
         await asyncio.sleep(0)
