@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 _UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
 _EVERYONE = [BotCommand("today", "Today's five insights"), BotCommand("feeds", "Podcasts followed"),
              BotCommand("ask", "Ask about an insight: /ask ID question"),
-             BotCommand("export", "Podcasts as an OPML file"), BotCommand("help", "What I can do")]
+             BotCommand("search", "Search what you were sent: /search words"),
+             BotCommand("export", "Podcasts as OPML; /export insights for notes"),
+             BotCommand("help", "What I can do")]
 _SETTINGS = [BotCommand("start", "Subscribe this chat"), BotCommand("add", "Follow a podcast"),
              BotCommand("remove", "Stop following a podcast"), BotCommand("import", "Import OPML"),
              BotCommand("time", "Digest time: /time 07:30 Europe/Berlin weekdays"),

@@ -139,7 +139,7 @@ class LibraryService:
         return [feeds[i] for i in subscriber.feed_ids if i in feeds]
 
     async def _remember(self, subscriber_id: str, query: str) -> str:
-        search_id = short_hash("search", query.lower(), length=6)
+        search_id = short_hash("search", subscriber_id, query.lower(), length=6)
         saved = await self.saved.get(subscriber_id) or SavedSearches(subscriber_id)
         kept = [q for q in saved.queries if q.id != search_id][:SAVED_QUERIES - 1]
         await self.saved.put(dataclasses.replace(
@@ -176,8 +176,8 @@ class LibraryService:
                 continue
             await self._cached(catalog.episodes, insight.episode_id, self.repos.episodes)
             entries.append(LibraryEntry(item_for(insight, catalog), day))
-        entries.sort(key=lambda e: (e.sent_on, e.item.insight.created_at or _EPOCH,
-                                    e.item.insight.episode_id, -e.item.insight.start), reverse=True)
+        entries.sort(key=lambda e: (e.item.insight.episode_id, e.item.insight.start))  # then, stably:
+        entries.sort(key=lambda e: (e.sent_on, e.item.insight.created_at or _EPOCH), reverse=True)
         return entries
 
     @staticmethod
