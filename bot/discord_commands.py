@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import io
 import zoneinfo
+from datetime import date
 from typing import Any
 
 import discord
@@ -33,7 +34,9 @@ from bot.render_discord import (
     unsubscribed_text,
 )
 from bot.render_import import FAILURES_FILENAME, failures_file
+from core.cadence import DAY_NAMES, schedule_change
 from core.errors import CastfiveError, PermissionDeniedError, ValidationError
+from core.models import Cadence
 from core.ports import MessageRef
 
 MAX_OPML_BYTES = 1024 * 1024
@@ -109,6 +112,10 @@ async def feed_choices(interaction: Interaction, current: str) -> list[app_comma
             if typed in (f.title or "").lower() or f.id.startswith(typed)][:25]
 
 
+CADENCE_CHOICES = [app_commands.Choice(name=c.value, value=c.value) for c in Cadence]
+DAY_CHOICES = [app_commands.Choice(name=f"{date(2026, 1, 5 + n):%A}", value=name)  # 5 Jan: a Monday
+               for n, name in enumerate(DAY_NAMES)]
+
 castfive = app_commands.Group(name="castfive",
                               description="Five podcast insights a day, with follow-up questions")
 feeds = app_commands.Group(name="feeds", description="The podcasts Castfive follows for this channel",
@@ -171,16 +178,20 @@ async def unsubscribe(interaction: Interaction, channel: Channel = None) -> None
     await reply(interaction, unsubscribed_text(_target(interaction, channel)[2]))
 
 
-@castfive.command(name="time", description="When the daily five arrive")
+@castfive.command(name="time", description="When the five arrive: time, zone, daily/weekdays/weekly")
 @app_commands.rename(hhmm="time")
 @app_commands.describe(hhmm="Local time, HH:MM", zone="e.g. Europe/Berlin",
-                       channel="Which channel (default: here)")
+                       cadence="Daily, weekdays only, or weekly (the best five of the week)",
+                       day="For weekly: which day", channel="Which channel (default: here)")
+@app_commands.choices(cadence=CADENCE_CHOICES, day=DAY_CHOICES)
 @app_commands.autocomplete(zone=zone_choices)
 @manage_server
-async def set_time(interaction: Interaction, hhmm: str, zone: str | None = None,
-                   channel: Channel = None) -> None:
+async def set_time(interaction: Interaction, hhmm: str | None = None, zone: str | None = None,
+                   cadence: app_commands.Choice[str] | None = None,
+                   day: app_commands.Choice[str] | None = None, channel: Channel = None) -> None:
     api = api_of(interaction)
-    sub = await api.set_delivery_time(_target_id(interaction, channel), hhmm, zone)
+    change = schedule_change(hhmm, zone, cadence and cadence.value, day and day.value)
+    sub = await api.set_schedule(_target_id(interaction, channel), change)
     await reply(interaction, f"⏰ {schedule_text(sub, await api.next_delivery(sub.id))}")
 
 
