@@ -1,4 +1,6 @@
-# Runs the Castfive worker. Tokens come from the environment at run time, never from the image.
+# One image, both roles: `python -m bot` (scheduler + delivery, the default) and
+# `castfive worker --queues ...` (transcription, extraction). Tokens and the database and broker
+# URLs come from the environment at run time, never from the image.
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./

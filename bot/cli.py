@@ -13,6 +13,7 @@ from pathlib import Path
 from bot.cli_library import LIBRARY_COMMANDS, add_library_commands
 from bot.cli_output import ProgressBar, print_answer, print_digest, print_insights, print_transcript
 from bot.logging_setup import setup_logging
+from bot.scale_cli import SCALE_COMMANDS, add_scale_parsers
 from core.bootstrap import Services, build_services
 from core.config import Settings, load_settings
 from core.errors import CastfiveError, NotFoundError
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="ask a follow-up question about an insight")
     ask.add_argument("insight_id")
     ask.add_argument("question")
+    add_scale_parsers(sub)
     add_library_commands(sub)  # search, export: bot/cli_library.py
     return parser
 
@@ -83,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     secrets = (settings.secrets.telegram_token, settings.secrets.discord_token, settings.secrets.llm_api_key)
     setup_logging(logging.INFO if args.verbose else logging.WARNING, secrets)
     try:
+        if args.command in SCALE_COMMANDS:
+            return SCALE_COMMANDS[args.command](args, settings)
         return asyncio.run(_run(args, settings))
     except CastfiveError as exc:
         print(f"castfive: {exc}", file=sys.stderr)

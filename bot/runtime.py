@@ -59,6 +59,11 @@ class Runtime:
         self.services = services
         self.adapters = adapters
         self.scheduler = CastfiveScheduler(services)
+        self.lease: Any = None  # distributed mode: only the lease holder starts anything
+        if services.settings.distributed.mode == "distributed":
+            from core.distributed.runtime import distributed_scheduling
+
+            self.scheduler, self.lease = distributed_scheduling(services)
         self.started_adapters: list[Any] = []
         self.health: Any = None
         self._services_started = False
@@ -66,6 +71,8 @@ class Runtime:
     async def start(self) -> None:
         """Open the store, start each adapter, then the jobs, then /healthz."""
         settings = self.services.settings
+        if self.lease is not None:
+            await self.lease.acquire()  # a hot standby waits here: no adapter, no job, no send
         await self.services.start()
         self._services_started = True
         # The sent history and caches loaded at start live as long as the process: keep them out
@@ -98,6 +105,8 @@ class Runtime:
             await self.health.cleanup()
         if self._services_started:
             await self.services.close()
+        if self.lease is not None:
+            await self.lease.release()
 
 
 async def serve(settings: Settings, stop: asyncio.Event, *, services: Services | None = None,

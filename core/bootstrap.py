@@ -82,6 +82,10 @@ def build_services(
     """Build the core with real implementations unless a test passes its own; does no I/O."""
     clock = clock or SystemClock()
     index = SearchIndex(settings.data_dir / INDEX_FILE if store is None else None)  # a test's: memory
+    if store is None and settings.distributed.mode == "distributed":
+        from core.adapters.postgres_store import PostgresStore
+
+        store = PostgresStore(settings.secrets.database_url)
     if store is None:
         from core.adapters.tinydb_store import TinyDBStore
 

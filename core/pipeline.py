@@ -31,6 +31,7 @@ from core.transcripts.select import mime_for, rank_transcript_links
 log = logging.getLogger(__name__)
 
 ACTIVE_STATES = (EpisodeState.NEW, EpisodeState.AUDIO_DOWNLOADED, EpisodeState.TRANSCRIBED)
+ALL_STAGES = frozenset({"transcribe", "extract"})  # distributed workers run one stage each
 ProgressFn = Callable[[Episode, str, float], None]  # episode, stage, fraction of that stage
 CrashHook = Callable[[str], None]  # test seam: called at each named point of a step
 
@@ -120,16 +121,17 @@ class EpisodePipeline:
 
     async def process(
         self, episode: Episode, feed: Feed, report: PipelineReport | None = None,
-        progress: ProgressFn | None = None,
+        progress: ProgressFn | None = None, stages: frozenset[str] = ALL_STAGES,
     ) -> Episode:
-        """Run one episode forward as far as it can go now."""
+        """Run one episode forward as far as it can go now (through `stages` only)."""
         report = report or PipelineReport()
         notify = progress or (lambda e, stage, fraction: None)
         try:
-            if episode.state in (EpisodeState.NEW, EpisodeState.AUDIO_DOWNLOADED):
+            transcribe = "transcribe" in stages
+            if transcribe and episode.state in (EpisodeState.NEW, EpisodeState.AUDIO_DOWNLOADED):
                 episode = await self._transcribe(episode, feed, notify)
                 report.transcribed.append(episode.id)
-            if episode.state == EpisodeState.TRANSCRIBED:
+            if "extract" in stages and episode.state == EpisodeState.TRANSCRIBED:
                 episode = await self._extract(episode, feed)
                 report.extracted.append(episode.id)
         except DiskFullError:

@@ -8,6 +8,7 @@ import logging
 import re
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from itertools import groupby
 from typing import TypeVar
 
@@ -104,6 +105,17 @@ class PostgresStore:
             return [row[0] for row in await (await conn.execute(query)).fetchall()]
 
         return await self._read(table, read, [])
+
+    async def items(self, table: str) -> list[tuple[str, Doc]]:
+        """Every (key, document) pair of a table, in insertion order."""
+        _check_table(table)
+
+        async def read(conn: AsyncConnection) -> list[tuple[str, Doc]]:
+            query = sql.SQL("SELECT key, doc FROM {} ORDER BY id").format(table_identifier(table))
+            return [(row[0], row[1]) for row in await (await conn.execute(query)).fetchall()]
+
+        none: list[tuple[str, Doc]] = []
+        return await self._read(table, read, none)
 
     async def batches(self, table: str, size: int = 2000) -> AsyncIterator[list[Doc]]:
         """Every document a batch at a time (keyset pages, so a huge ledger never sits in memory)."""
@@ -240,6 +252,14 @@ class PostgresStore:
         return await self._run(read)
 
     # --- connections -------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled autocommit connection for work beyond documents (advisory locks, heartbeats)."""
+        if self._pool is None:
+            raise StoreError("The store is not open.")
+        async with self._pool.connection() as conn:
+            yield conn
 
     async def _run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run `work` on a pooled connection, again with backoff while the database is away."""

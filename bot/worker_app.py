@@ -1,0 +1,28 @@
+"""The broker module `castfive worker` hands to Dramatiq; each worker process imports it once.
+
+Dramatiq finds a worker's broker by importing a module, so this one, unlike the rest, builds
+at import: settings from $CASTFIVE_CONFIG (set by `castfive worker --config`), the broker and
+actors, and the services, which start when the worker boots.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from bot.cli import find_config
+from bot.logging_setup import setup_logging
+from core.config import load_settings
+from core.distributed.dsn import url_secrets
+from core.distributed.worker import WorkerApp, make_worker_broker
+
+QUEUES_ENV = "CASTFIVE_WORKER_QUEUES"
+THREADS_ENV = "CASTFIVE_WORKER_THREADS"
+
+settings = load_settings(find_config(None))
+_secrets = settings.secrets
+setup_logging(logging.DEBUG if os.environ.get("CASTFIVE_VERBOSE") else logging.INFO,
+              (_secrets.telegram_token, _secrets.discord_token, _secrets.llm_api_key,
+               *url_secrets(_secrets.database_url, _secrets.redis_url)))
+app = WorkerApp(settings, os.environ.get(QUEUES_ENV, ""), threads=int(os.environ.get(THREADS_ENV, "8")))
+broker, actors = make_worker_broker(app)

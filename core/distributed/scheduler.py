@@ -1,0 +1,50 @@
+"""The bot's scheduler in distributed mode: the poll job queues work instead of doing it."""
+
+from __future__ import annotations
+
+import logging
+
+from core.bootstrap import Services
+from core.catalogue import sync_catalogue
+from core.diskfull import log_disk_full
+from core.distributed.dispatch import Dispatcher
+from core.distributed.sweep import Sweeper
+from core.errors import DiskFullError
+from core.scheduler import CastfiveScheduler
+
+log = logging.getLogger(__name__)
+
+
+class DistributedScheduler(CastfiveScheduler):
+    """Delivery ticks and upkeep as in local mode; polls and episodes go to the workers' queues."""
+
+    def __init__(self, services: Services, dispatch: Dispatcher, **options: float) -> None:
+        super().__init__(services, **options)
+        settings = services.settings
+        self.sweeper = Sweeper(services.repos, services.pipeline, dispatch, services.clock,
+                               settings.distributed.redispatch_minutes)
+        self._settings_applied = False
+
+    async def poll_and_process(self) -> None:
+        """Add missing catalogue feeds, then queue due polls and unfinished episodes."""
+        services = self.services
+        try:
+            await sync_catalogue(services.poller, services.repos, services.settings)
+            if not self._settings_applied:  # as poll_due does in local mode: a raised lookback applies
+                await services.poller.requeue_back_catalogue()
+                self._settings_applied = True
+            report = await self.sweeper.sweep()
+            self.status.last_poll_at = services.clock.now()
+            self.status.polls += 1
+            self.status.last_poll_error = ""
+            self.status.backlog = report.backlog
+            self.status.episodes = report.episodes
+            if report.feeds_queued or report.episodes_queued:
+                log.info("queued polls=%d episodes=%d backlog=%d", report.feeds_queued,
+                         report.episodes_queued, report.backlog)
+        except DiskFullError as exc:
+            self.status.last_poll_error = type(exc).__name__
+            log_disk_full(log, exc, "poll job")
+        except Exception as exc:  # the job must survive anything (Redis away): the next run retries
+            self.status.last_poll_error = type(exc).__name__
+            log.exception("poll job failed")
