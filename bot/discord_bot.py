@@ -21,6 +21,7 @@ from discord import app_commands
 from bot.discord_commands import castfive
 from bot.discord_conversations import continue_conversation
 from bot.discord_library import SearchPageButton
+from bot.discord_preferences import topics  # noqa: F401 - registers /castfive topics
 from bot.discord_replies import NO_MENTIONS, PLATFORM, answer_error, chat_subscriber_id
 from bot.discord_views import InsightButton, insight_view
 from bot.render import split_message

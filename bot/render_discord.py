@@ -16,6 +16,7 @@ import discord
 
 from bot.render import split_message
 from bot.render_import import import_report
+from core.cadence import describe
 from core.errors import RateLimitedError
 from core.models import Answer, DigestItem, Feed, Subscriber
 from core.ports import ImportResult, SearchResult
@@ -134,15 +135,18 @@ def rate_limited_text(error: RateLimitedError) -> str:
 def schedule_text(sub: Subscriber, next_at: datetime) -> str:
     """When the digest arrives."""
     if sub.paused:
-        return f"The daily digest is paused (normally {sub.delivery_time}, {md(sub.timezone)})."
-    return (f"The daily five arrive at **{sub.delivery_time}** ({md(sub.timezone)}); "
+        return (f"The digest is paused (normally {describe(sub)} at {sub.delivery_time}, "
+                f"{md(sub.timezone)}).")
+    return (f"The five arrive {describe(sub)} at **{sub.delivery_time}** ({md(sub.timezone)}); "
             f"next {discord_time(next_at, 'F')} ({discord_time(next_at)}).")
 
 
 def subscribed_text(sub: Subscriber, where: str, next_at: datetime) -> str:
     """The reply to /castfive subscribe."""
-    return f"📬 Castfive will post the five best podcast insights of each day in {where}. " \
-           f"{schedule_text(sub, next_at)}"
+    return (f"📬 Castfive will post the five best podcast insights of each day in {where}. "
+            f"{schedule_text(sub, next_at)}\n`/castfive time` changes the time, or makes it "
+            "weekdays only or weekly on a day (the best five of the week); `/castfive topics set` "
+            "leans it towards your topics, e.g. ai, energy, startups.")
 
 
 def unsubscribed_text(where: str) -> str:

@@ -79,8 +79,8 @@ class TelegramAdapter:
             builder = builder.base_url(f"{root}/bot").base_file_url(f"{files}/file/bot")
         self.app: Application = builder.build()
         self.handlers = TelegramHandlers(api, self._clock, max_opml_bytes)
+        TopicHandlers(api).register(self.app)  # before the catch-all for unknown private commands
         self.handlers.register(self.app)
-        TopicHandlers(api).register(self.app)
 
     @classmethod
     def from_settings(cls, api: CastfiveApi, settings: Settings) -> TelegramAdapter:

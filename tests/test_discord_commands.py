@@ -53,7 +53,8 @@ async def test_commands_are_published_as_one_castfive_group(world: World) -> Non
     (group,) = world.fake.commands
     assert group["name"] == "castfive"
     names = {o["name"] for o in group["options"]}
-    assert names == {"today", "ask", "subscribe", "unsubscribe", "time", "feeds", "search", "export"}
+    assert names == {"today", "ask", "subscribe", "unsubscribe", "time", "feeds", "search", "export",
+                     "topics"}
     feeds = next(o for o in group["options"] if o["name"] == "feeds")
     assert {o["name"] for o in feeds["options"]} == {"list", "add", "remove", "import", "export"}
 
