@@ -71,6 +71,7 @@ def test_episodes_transcript_and_insights_commands(demo_config, digest_run):
     ("args", "message"),
     [
         (("transcript", "nosuchepisode"), "No single episode matches"),
+        (("queue", "nosuchepisode"), "No single episode matches"),
         (("ask", "zzzzzzz", "why?"), "No insight with id"),
         (("feeds", "add", "file:///etc/passwd"), "http"),
         (("feeds", "remove", "fnope"), "No feed with id"),
