@@ -104,8 +104,8 @@ class Catalog:
     insights: dict[str, Insight]
     by_feed: dict[str, list[Insight]]
     _catalogue: tuple[str, ...] | None = field(default=None, init=False, repr=False, compare=False)
-    _rankings: dict[float, Ranking] = field(default_factory=dict, init=False, repr=False,
-                                            compare=False)
+    _rankings: dict[tuple[float, timedelta | None], Ranking] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
     judge: ParaphraseJudge = field(default_factory=lambda: ParaphraseJudge(None), repr=False,
                                    compare=False)  # the builder's, which embeds remainders
 
@@ -124,11 +124,15 @@ class Catalog:
             return self.catalogue_feed_ids()
         return tuple(subscriber.feed_ids)
 
-    def ranking(self, min_score: float) -> Ranking:
-        """The choosing indexes for this catalog (built on first use, then shared)."""
-        found = self._rankings.get(min_score)
+    def ranking(self, min_score: float, window: timedelta | None = None) -> Ranking:
+        """The choosing indexes for this catalog (built on first use, then shared).
+
+        `window`: a look-back other than the daily one (a weekly digest's week) gets indexes of its
+        own, so daily and weekly subscribers of one round never make each other re-sort.
+        """
+        found = self._rankings.get((min_score, window))
         if found is None:
-            found = self._rankings[min_score] = Ranking(self, min_score)
+            found = self._rankings[(min_score, window)] = Ranking(self, min_score)
         return found
 
 
@@ -175,9 +179,11 @@ class DigestBuilder:
         sent = history.sent_ids(subscriber.id)
         oldest = (local_day - timedelta(days=cfg.dedupe_days)).isoformat()
         recent = {i for i, d in sent.items() if d >= oldest and i in catalog.insights}
-        return catalog.ranking(cfg.min_score).choose(
+        window = lookback(subscriber, cfg.lookback_days)
+        own = None if window == timedelta(days=cfg.lookback_days) else window
+        return catalog.ranking(cfg.min_score, own).choose(
             catalog.feeds_of(subscriber), subscriber, sent, recent,
-            since=now - lookback(subscriber, cfg.lookback_days),
+            since=now - window,
             size=cfg.digest_size, max_per_episode=cfg.max_per_episode_in_digest,
         )
 

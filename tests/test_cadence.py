@@ -146,3 +146,25 @@ def test_a_stored_subscriber_without_cadence_fields_loads_as_daily() -> None:
     old = from_doc(Subscriber, doc)
     assert (old.cadence, old.delivery_weekday, old.topics) == (Cadence.DAILY, 0, ())
     assert from_doc(Subscriber, to_doc(sub(cadence=Cadence.WEEKLY, weekday=5))).cadence == Cadence.WEEKLY
+
+
+def test_weekly_and_daily_subscribers_of_one_round_do_not_make_each_other_re_sort() -> None:
+    import random
+
+    from core.config import InsightSettings, Settings
+    from core.digests import DigestBuilder, SentHistory
+    from core.repos import Repos
+    from tests.fakes.memory_store import FakeStore
+    from tests.test_digests import NOW, TODAY, make_world
+
+    catalog = make_world(random.Random(3))
+    builder = DigestBuilder(Repos(FakeStore()), Settings(insights=InsightSettings(lookback_days=2)))
+    weekly, daily = sub(cadence=Cadence.WEEKLY, weekday=5), sub()
+    picks = {s.cadence: builder.choose(catalog, s, SentHistory(), NOW, TODAY) for s in (weekly, daily)}
+    sorted_lists = [id(r._sorted) for r in catalog._rankings.values()]
+    for s in (weekly, daily, weekly, daily):
+        assert builder.choose(catalog, s, SentHistory(), NOW, TODAY) == picks[s.cadence]
+    assert [id(r._sorted) for r in catalog._rankings.values()] == sorted_lists and len(sorted_lists) == 2
+    week_ago = NOW - timedelta(days=7)
+    assert any(i.created_at and i.created_at < NOW - timedelta(days=2) for i in picks[Cadence.WEEKLY])
+    assert all(i.created_at is None or i.created_at >= week_ago for i in picks[Cadence.WEEKLY])
