@@ -18,6 +18,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.insights.filler import drop_sponsor_segments
 from core.models import Insight, Transcript
 from core.retrieval import build_passages, terms
 
@@ -113,7 +114,8 @@ class SearchIndex:
         """Replace an episode's passages with those of `transcript`; returns how many."""
         episode = transcript.episode_id
         rows = [(PASSAGE, f"{episode}:{p.index}", episode, feed_id, p.start, p.end, p.text,
-                 " ".join(terms(p.text))) for p in build_passages(transcript.segments)]
+                 " ".join(terms(p.text)))  # sponsor reads are not what anyone searches for
+                for p in build_passages(drop_sponsor_segments(transcript.segments))]
         with self._lock, self._conn() as db:
             self._drop_episode(db, episode)
             self._insert(db, rows)
