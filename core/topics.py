@@ -83,8 +83,8 @@ class TopicBoost:
         """0..1: all of a topic's words in the insight, or an embedding as near as a related one."""
         words = _insight_terms(insight.text, insight.quote)
         best = max((len(t & words) / len(t) for t in self.terms if t), default=0.0)
-        vector = vector_of(insight)
-        if best < 1.0 and self.vectors and vector and insight.vector_model == self.model:
+        if best < 1.0 and self.vectors and insight.vector and insight.vector_model == self.model:
+            vector = vector_of(insight)
             near = max(cosine(v, vector) for v in self.vectors)
             best = max(best, min(1.0, max(0.0, (near - VECTOR_FLOOR) / (VECTOR_FULL - VECTOR_FLOOR))))
         return best
