@@ -40,6 +40,8 @@ def health_report(status: RuntimeStatus, now: datetime, tick_seconds: float) -> 
         "messages_sent": status.messages_sent,
         "messages_failed": status.messages_failed,
     }
+    if status.cluster:  # distributed mode only, so the local body stays as it was
+        body["cluster"] = dict(status.cluster)
     return healthy, body
 
 

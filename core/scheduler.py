@@ -45,6 +45,7 @@ class RuntimeStatus:
     messages_sent: int = 0  # since start
     messages_failed: int = 0
     stopping: bool = False
+    cluster: dict[str, Any] = field(default_factory=dict)  # distributed mode: queue depths, workers
 
 
 class SendGate:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dramatiq
@@ -16,9 +17,13 @@ import pytest
 from core.adapters.postgres_store import PostgresStore
 from core.blobs import load_transcript
 from core.bootstrap import build_services
+from core.distributed.broker import build_broker, declare_actors
+from core.distributed.cluster import cluster_view
 from core.distributed.lease import SchedulerLease
 from core.distributed.worker import WorkerApp, make_worker_broker
+from core.health import health_report
 from core.repos import Repos
+from core.scheduler import RuntimeStatus
 from tests.distributed_world import all_done, config_toml, distributed_settings, seed_episodes, wait_until
 from tests.fakes.pipeline_fakes import FakeExtractor
 from tests.services import PG_PASSWORD
@@ -63,11 +68,34 @@ async def test_duplicated_messages_on_real_redis_process_each_episode_once(
             actors["transcribe"].send(episode_id)
             actors["extract"].send(episode_id)
         await asyncio.sleep(1.5)
+        view = await cluster_view(broker, shared)
     finally:
         await asyncio.to_thread(worker.stop)
         broker.close()
     assert sorted(extractor.calls) == sorted(ids)
     assert len(await Repos(shared).insights.all()) == len(ids)
+    assert view == {"queues": {"poll": 0, "transcribe": 0, "extract": 0}, "workers": 1}
+
+
+async def test_healthz_shows_the_messages_waiting_on_each_queue(tmp_path, postgres_url, redis_url,
+                                                                 shared) -> None:
+    settings = distributed_settings(tmp_path, postgres_url, redis_url)
+
+    async def nothing(key: str) -> None:
+        return None
+
+    sender = build_broker(redis_url, settings.distributed)
+    actors = declare_actors(sender, settings.distributed, nothing, nothing, nothing)
+    for key in ("a", "b", "c"):
+        actors["transcribe"].send(key)
+    actors["poll"].send("f1")
+    status = RuntimeStatus(started_at=datetime.now(UTC), last_tick_at=datetime.now(UTC))
+    status.cluster = await cluster_view(sender, shared)
+    sender.close()
+    _, body = health_report(status, datetime.now(UTC), 60.0)
+    assert body["cluster"] == {"queues": {"poll": 1, "transcribe": 3, "extract": 0}, "workers": 0}
+    _, local = health_report(RuntimeStatus(), datetime.now(UTC), 60.0)
+    assert "cluster" not in local  # local mode's body is unchanged
 
 
 def start_worker(config: Path, database_url: str, redis_url: str, log: Path, *extra_env: str,
@@ -105,7 +133,6 @@ async def test_a_worker_killed_mid_transcription_is_finished_by_another_exactly_
     worker_b = None
     try:
         settings = distributed_settings(tmp_path, postgres_url, redis_url)
-        from core.distributed.broker import build_broker, declare_actors
 
         async def nothing(key: str) -> None:
             return None

@@ -23,7 +23,7 @@ def distributed_scheduling(services: Services) -> tuple[DistributedScheduler, Sc
     settings = services.settings
     broker = build_broker(settings.secrets.redis_url, settings.distributed)
     actors = declare_actors(broker, settings.distributed, _not_here, _not_here, _not_here)
-    scheduler = DistributedScheduler(services, ActorDispatcher(actors))
+    scheduler = DistributedScheduler(services, ActorDispatcher(actors), broker)
 
     def on_lost() -> None:
         # Another bot may hold the lease any moment now: nothing more leaves this one, and the

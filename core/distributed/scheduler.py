@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from dramatiq.brokers.redis import RedisBroker
+
 from core.bootstrap import Services
 from core.catalogue import sync_catalogue
 from core.diskfull import log_disk_full
+from core.distributed.cluster import cluster_view
 from core.distributed.dispatch import Dispatcher
 from core.distributed.sweep import Sweeper
 from core.errors import DiskFullError
@@ -18,8 +21,10 @@ log = logging.getLogger(__name__)
 class DistributedScheduler(CastfiveScheduler):
     """Delivery ticks and upkeep as in local mode; polls and episodes go to the workers' queues."""
 
-    def __init__(self, services: Services, dispatch: Dispatcher, **options: float) -> None:
+    def __init__(self, services: Services, dispatch: Dispatcher, broker: RedisBroker | None = None,
+                 **options: float) -> None:
         super().__init__(services, **options)
+        self.broker = broker
         settings = services.settings
         self.sweeper = Sweeper(services.repos, services.pipeline, dispatch, services.clock,
                                settings.distributed.redispatch_minutes)
@@ -39,6 +44,8 @@ class DistributedScheduler(CastfiveScheduler):
             self.status.last_poll_error = ""
             self.status.backlog = report.backlog
             self.status.episodes = report.episodes
+            if self.broker is not None:
+                self.status.cluster = await cluster_view(self.broker, services.store)
             if report.feeds_queued or report.episodes_queued:
                 log.info("queued polls=%d episodes=%d backlog=%d", report.feeds_queued,
                          report.episodes_queued, report.backlog)
