@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.distributed.settings import MODES, DistributedSettings
 from core.errors import ConfigError
 
 MiB = 1024 * 1024
@@ -57,8 +58,8 @@ class FeedSettings:
     import_time_budget_s: float = 60.0  # OPML import: the reply comes within this, whatever the file
     search_url: str = "https://itunes.apple.com/search"
     poll_check_seconds: float = 60.0  # how often the service looks for feeds whose poll is due
-
     max_items: int = 2000  # items read from one feed, newest first; the rest are not parsed or stored
+
 
 @dataclass(frozen=True)
 class TranscriptionSettings:
@@ -162,6 +163,8 @@ class Secrets:
     telegram_token: str = ""
     discord_token: str = ""
     llm_api_key: str = ""
+    database_url: str = ""  # CASTFIVE_DATABASE_URL, distributed mode only
+    redis_url: str = ""  # CASTFIVE_REDIS_URL, distributed mode only
 
     def __repr__(self) -> str:  # never print a token by accident
         return "Secrets(<hidden>)"
@@ -182,6 +185,7 @@ class Settings:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
+    distributed: DistributedSettings = field(default_factory=DistributedSettings)
     secrets: Secrets = field(default_factory=Secrets)
     source: str = "<defaults>"  # the file these came from, for messages
 
@@ -223,6 +227,8 @@ def load_settings(path: str | Path | None, environ: Mapping[str, str] | None = N
         telegram_token=env.get("TELEGRAM_BOT_TOKEN", "").strip(),
         discord_token=env.get("DISCORD_BOT_TOKEN", "").strip(),
         llm_api_key=env.get(llm_section.api_key_env, "").strip(),
+        database_url=env.get("CASTFIVE_DATABASE_URL", "").strip(),
+        redis_url=env.get("CASTFIVE_REDIS_URL", "").strip(),
     )
     settings = Settings(**sections, secrets=secrets, source=source)
     _validate(settings)
@@ -285,13 +291,13 @@ def _validate(s: Settings) -> None:
         "delivery.gone_after_failures": s.delivery.gone_after_failures,
         "delivery.tick_seconds": s.delivery.tick_seconds,
         "feeds.poll_check_seconds": s.feeds.poll_check_seconds,
+        "feeds.max_items": s.feeds.max_items,
         "feeds.import_concurrency": s.feeds.import_concurrency,
         "feeds.import_time_budget_s": s.feeds.import_time_budget_s,
     }
     for key, value in positive.items():
         if value <= 0:
             raise bad(key, f"must be greater than 0, not {value!r}")
-        "feeds.max_items": s.feeds.max_items,
     if not 0 <= s.http.max_redirects <= 20:
         raise bad("http.max_redirects", "must be between 0 and 20")
     if s.feeds.new_feed_episodes < 0:
@@ -302,6 +308,10 @@ def _validate(s: Settings) -> None:
         raise bad("insights.min_score", "must be between 0 and 1")
     if not 1 <= s.health.port <= 65535:
         raise bad("health.port", "must be a TCP port (1-65535)")
+    if s.distributed.mode not in MODES:
+        raise bad("distributed.mode", f"must be one of {', '.join(MODES)}, not {s.distributed.mode!r}")
+    if s.distributed.mode == "distributed" and not (s.secrets.database_url and s.secrets.redis_url):
+        raise bad("distributed.mode", "is distributed: set CASTFIVE_DATABASE_URL and CASTFIVE_REDIS_URL")
     try:
         parse_hhmm(s.delivery.default_time)
     except ValueError as exc:
