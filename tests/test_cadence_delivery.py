@@ -107,7 +107,6 @@ async def test_each_cadence_delivers_on_its_local_days_across_a_week_and_a_dst_c
     port = TimedPort(clock)
     scheduler = CastfiveScheduler(services)
     services.add_port(scheduler.gated(port))
-    step = timedelta(minutes=15)
     next_day = 0
     while clock.now() < START + timedelta(days=DAYS):
         if clock.now() >= START + timedelta(days=next_day, hours=12):

@@ -1,4 +1,4 @@
-"""`/castfive time` with a cadence and `/castfive topics`, through discord.py, FakeDiscord and the real service."""
+"""`/castfive time` with a cadence and `/castfive topics`: discord.py, FakeDiscord, the real service."""
 
 from __future__ import annotations
 

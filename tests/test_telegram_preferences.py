@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
+from bot.telegram_bot import TelegramAdapter
+from core.bootstrap import build_services
+from core.config import Settings
 from core.models import Cadence
-from tests.fakes.telegram_api import FakeTelegramApi
-from tests.test_telegram_real_service import ADA, BOB, TODAY, World, _insight_of, at, world  # noqa: F401
+from tests.fakes.clock import FakeClock
+from tests.fakes.memory_store import FakeStore
+from tests.fakes.pipeline_fakes import FakeTranscriber
+from tests.fakes.seed import seed
+from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
+from tests.test_telegram_real_service import ADA, BOB, TODAY, NoFetcher, World, _insight_of, at
 
 GROUP, ADMIN, MEMBER = -1009876543210, 801, 802
 pytestmark = pytest.mark.timeout(30)
+
+
+@pytest_asyncio.fixture
+async def world(fake_telegram: FakeTelegramApi) -> AsyncIterator[World]:
+    """The real core (embeddings on, as configured by default) behind the running bot."""
+    clock = FakeClock(at(TODAY, "07:00"))  # Saturday; the default digest time is 08:00 UTC
+    services = build_services(Settings(), clock=clock, store=FakeStore(), fetcher=NoFetcher(),
+                              transcriber=FakeTranscriber())
+    insights = await seed(services.repos, feeds=3, per_feed=3)
+    adapter = TelegramAdapter(services.api, TOKEN, base_url=fake_telegram.base_url, poll_timeout=1,
+                              clock=clock)
+    services.add_port(adapter)
+    await adapter.start()
+    try:
+        yield World(fake_telegram, services, clock, insights)
+    finally:
+        await adapter.stop()
 
 
 async def say(world: World, text: str, chat_id: int = ADA, user_id: int | None = None) -> str:

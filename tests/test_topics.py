@@ -14,7 +14,7 @@ from core.errors import ValidationError
 from core.models import Episode, Feed, Insight, Subscriber
 from core.ranking import adjusted_score, choose_digest
 from core.repos import Repos
-from core.topics import TOPIC_BOOST, TopicBoost, parse_topics
+from core.topics import TopicBoost, parse_topics
 from tests.fakes.memory_store import FakeStore
 from tests.test_digests import WORDS, make_history, make_subscriber, make_world, reference_choose
 
@@ -143,9 +143,9 @@ def test_a_multi_word_topic_needs_its_words_and_plurals_meet() -> None:
 
 
 def test_embeddings_lift_related_words_when_topic_and_insight_share_a_model() -> None:
-    from core.adapters.minilm import MiniLMEmbedder
-    from core.insights.embedded import EmbeddingExtractor  # noqa: F401 - the same encoding path
     import base64
+
+    from core.adapters.minilm import MiniLMEmbedder
 
     embedder = MiniLMEmbedder()
     texts = ["Large language models now write a third of the code at some companies.",
