@@ -120,20 +120,6 @@ class CastfiveService:
         """The subscriber, or None."""
         return await self.repos.subscribers.get(subscriber_id)
 
-    async def set_delivery_time(
-        self, subscriber_id: str, hhmm: str, timezone: str | None = None
-    ) -> Subscriber:
-        """Change the local delivery time (and optionally the zone)."""
-        checked_time = _checked_time(hhmm)
-        zone = _checked_zone(timezone) if timezone else None
-        async with self._locks.hold(subscriber_id):
-            subscriber = await require_subscriber(self.repos, subscriber_id)
-            updated = dataclasses.replace(
-                subscriber, delivery_time=checked_time, timezone=zone or subscriber.timezone,
-            )
-            await self.repos.subscribers.put(updated)
-        return updated
-
     async def set_schedule(self, subscriber_id: str, change: ScheduleChange) -> Subscriber:
         """Change any of time, zone and cadence (daily, weekdays, weekly on a day)."""
         return await self._preferences.set_schedule(subscriber_id, dataclasses.replace(

@@ -8,6 +8,7 @@ import pytest
 
 from core.blobs import save_transcript
 from core.bootstrap import build_services
+from core.cadence import ScheduleChange
 from core.config import DeliverySettings, FeedSettings, Settings
 from core.errors import (
     LimitReachedError,
@@ -75,15 +76,15 @@ async def test_subscribe_is_idempotent_and_reactivates_a_stopped_chat(seeded):
     assert again.active and again.title == "My chat" and again.created_at == first.created_at
 
 
-async def test_set_delivery_time_validates_time_and_zone(seeded):
+async def test_set_schedule_validates_time_and_zone(seeded):
     services, _, _, _ = seeded
     sub = await services.api.subscribe("telegram", "1")
-    updated = await services.api.set_delivery_time(sub.id, "7:05", "Asia/Tokyo")
+    updated = await services.api.set_schedule(sub.id, ScheduleChange("7:05", "Asia/Tokyo"))
     assert (updated.delivery_time, updated.timezone) == ("07:05", "Asia/Tokyo")
     with pytest.raises(ValidationError, match="time"):
-        await services.api.set_delivery_time(sub.id, "25:99")
+        await services.api.set_schedule(sub.id, ScheduleChange("25:99"))
     with pytest.raises(ValidationError, match="zone"):
-        await services.api.set_delivery_time(sub.id, "08:00", "../../etc/passwd")
+        await services.api.set_schedule(sub.id, ScheduleChange("08:00", "../../etc/passwd"))
 
 
 async def test_commands_for_an_unknown_chat_say_to_start_first(seeded):

@@ -61,13 +61,14 @@ async def test_the_group_creator_counts_as_an_admin(fake_telegram: FakeTelegramA
 
 
 @pytest.mark.parametrize("command", ["/add https://example.org/feed.xml", "/remove f1234567",
-                                     "/time 07:00", "/import", "/pause", "/resume", "/stop"])
+                                     "/time 07:00", "/time weekly mon", "/topics ai", "/topics clear",
+                                     "/import", "/pause", "/resume", "/stop"])
 async def test_a_member_may_not_change_settings(fake_telegram: FakeTelegramApi, adapter: TelegramAdapter,
                                                 api: FakeCastfiveApi, command: str) -> None:
     reply = await say(fake_telegram, command, MEMBER)
     assert reply["text"] == DENIED
-    changing = {"add_feed", "remove_feed", "set_delivery_time", "import_opml", "pause", "resume",
-                "unsubscribe"}
+    changing = {"add_feed", "remove_feed", "set_schedule", "set_topics", "clear_topics", "import_opml",
+                "pause", "resume", "unsubscribe"}
     assert not [name for name, _ in api.calls if name in changing]
 
 

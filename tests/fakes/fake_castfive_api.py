@@ -144,17 +144,6 @@ class FakeCastfiveApi:
         self._record("get_subscriber", subscriber_id=subscriber_id)
         return self.subscribers.get(subscriber_id)
 
-    async def set_delivery_time(self, subscriber_id: str, hhmm: str,
-                                timezone: str | None = None) -> Subscriber:
-        self._record("set_delivery_time", subscriber_id=subscriber_id, hhmm=hhmm, timezone=timezone)
-        sub = self._sub(subscriber_id)
-        try:
-            at = parse_hhmm(hhmm)
-            zone = parse_zone(timezone).key if timezone else sub.timezone
-        except ValueError as exc:
-            raise ValidationError(f"The time {exc}.") from None
-        return self._update(sub, delivery_time=f"{at:%H:%M}", timezone=zone)
-
     async def set_schedule(self, subscriber_id: str, change: ScheduleChange) -> Subscriber:
         self._record("set_schedule", subscriber_id=subscriber_id, change=change)
         sub = self._sub(subscriber_id)
