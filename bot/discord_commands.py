@@ -24,6 +24,7 @@ from bot.render_discord import (
     answer_chunks,
     candidates_text,
     choice_label,
+    discord_time,
     feeds_text,
     import_text,
     item_embed,
@@ -34,7 +35,9 @@ from bot.render_discord import (
     unsubscribed_text,
 )
 from bot.render_import import FAILURES_FILENAME, failures_file
+from bot.render_sharing import export_caption, today_pointer
 from core.cadence import DAY_NAMES, schedule_change
+from core.chat_cooldown import PostedRecentlyError
 from core.errors import CastfiveError, PermissionDeniedError, ValidationError
 from core.models import Cadence
 from core.ports import MessageRef
@@ -125,8 +128,12 @@ feeds = app_commands.Group(name="feeds", description="The podcasts Castfive foll
 @castfive.command(name="today", description="Today's five insights, now")
 async def today(interaction: Interaction) -> None:
     api, sub_id = api_of(interaction), chat_subscriber_id(interaction.channel_id or 0)
-    async with thinking(interaction):
-        digest = await api.today(sub_id)
+    try:  # in a server channel, once an hour: sooner, a private line points at the last post
+        async with thinking(interaction):
+            digest = await api.today(sub_id, shared_chat=interaction.guild_id is not None)
+    except PostedRecentlyError as hit:
+        await reply(interaction, today_pointer_text(interaction, hit), ephemeral=True)
+        return
     if not digest.items:
         await reply(interaction, NOTHING_TODAY)
     for item in digest.items:  # one message per insight: its buttons and its thread belong to it
@@ -135,6 +142,16 @@ async def today(interaction: Interaction) -> None:
         if message is not None:
             await api.remember_message(sub_id, str(message.id),
                                        MessageRef(item.insight.id, f"{sub_id}:{message.id}"))
+            if item is digest.items[0]:
+                await api.note_today_post(sub_id, str(message.id))
+
+
+def today_pointer_text(interaction: Interaction, hit: PostedRecentlyError) -> str:
+    """Where the last /castfive today post is (a jump link), and when it works again here."""
+    link = (f"https://discord.com/channels/{interaction.guild_id}/{interaction.channel_id}/"
+            f"{hit.message_id}") if hit.message_id else None
+    return today_pointer(link, discord_time(hit.posted_at), discord_time(hit.retry_at),
+                         "/castfive today")
 
 
 @castfive.command(name="ask", description="Ask a follow-up question about an insight")
@@ -248,9 +265,10 @@ async def feeds_import(interaction: Interaction, file: discord.Attachment, chann
 @app_commands.describe(channel="Which channel (default: here)")
 @manage_server
 async def feeds_export(interaction: Interaction, channel: Channel = None) -> None:
-    data = await api_of(interaction).export_opml(_target_id(interaction, channel))
-    await reply(interaction, "Your podcasts as OPML, ready for any podcast app.", ephemeral=True,
-                file=discord.File(io.BytesIO(data), filename="castfive.opml"))
+    export = await api_of(interaction).export_opml(_target_id(interaction, channel),
+                                                   private_chat=interaction.guild_id is None)
+    await reply(interaction, export_caption(export.hidden), ephemeral=True,
+                file=discord.File(io.BytesIO(export.data), filename="castfive.opml"))
 
 
 for _library_command in LIBRARY_COMMANDS:  # search and export: bot/discord_library.py

@@ -11,13 +11,15 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
+from telegram import Chat, ForceReply, InlineKeyboardMarkup, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from bot import render_telegram as rt
+from bot.render_sharing import minutes_ago, minutes_until, today_pointer
 from bot.telegram_delivery import NO_PREVIEW, retry_seconds
+from core.chat_cooldown import PostedRecentlyError
 from core.errors import CastfiveError, PermissionDeniedError, RateLimitedError
 from core.ports import CastfiveApi, Clock, MessageRef
 
@@ -57,6 +59,35 @@ def chat_sub(update: Update) -> str:
     """The subscriber id of the update's chat."""
     assert update.effective_chat is not None
     return sub_id_for(update.effective_chat.id)
+
+
+def in_private_chat(update: Update) -> bool:
+    """Whether the update comes from a one-to-one chat with a person (not a group or channel)."""
+    return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
+
+
+def message_link(chat: Chat, message_id: int) -> str | None:
+    """A t.me link to a message: by username where the chat has one, by id in a private
+    supergroup or channel; None in a basic group, where Telegram has no message links."""
+    if chat.username:
+        return f"https://t.me/{chat.username}/{message_id}"
+    if str(chat.id).startswith("-100"):
+        return f"https://t.me/c/{str(chat.id)[4:]}/{message_id}"
+    return None
+
+
+async def point_at_post(update: Update, hit: PostedRecentlyError, clock: Clock) -> Message:
+    """One line for a /today that came too soon: a reply to the last post, with its link."""
+    message = update.effective_message
+    assert message is not None
+    first = int(hit.message_id) if hit.message_id else None
+    link = message_link(message.chat, first) if first else None
+    # a reply to the post itself: tapping the quote jumps there, even where no link exists
+    target = ReplyParameters(first, allow_sending_without_reply=True) if first else None
+    now = clock.now()
+    text = today_pointer(link, minutes_ago(hit.posted_at, now), minutes_until(hit.retry_at, now))
+    return await patiently(lambda: message.get_bot().send_message(
+        message.chat_id, text, reply_parameters=target, link_preview_options=NO_PREVIEW))
 
 
 def user_key(update: Update) -> str:

@@ -22,9 +22,11 @@ from telegram.ext import (
 from bot import render_telegram as rt
 from bot import telegram_chat as tc
 from bot.render_import import FAILURES_FILENAME, failures_file
+from bot.render_sharing import export_caption
 from bot.telegram_chat import Context, chat_sub, sub_id_for
 from bot.telegram_library import TelegramLibrary
 from core.cadence import parse_time_words
+from core.chat_cooldown import PostedRecentlyError
 from core.errors import NotFoundError, PermissionDeniedError, ValidationError
 from core.ports import CastfiveApi, Clock, MessageRef
 
@@ -82,7 +84,11 @@ class TelegramHandlers:
         await tc.reply(update, rt.HELP_HTML)
 
     async def _cmd_today(self, update: Update, context: Context) -> None:
-        digest = await self._api.today(chat_sub(update))
+        try:  # in a group, once an hour: sooner, one line points at the last post
+            digest = await self._api.today(chat_sub(update), shared_chat=not tc.in_private_chat(update))
+        except PostedRecentlyError as hit:
+            await tc.point_at_post(update, hit, self._clock)
+            return
         if not digest.items:
             await tc.reply(update, "Nothing new yet today. I'll send your five when they are ready.")
         for item in digest.items:
@@ -91,6 +97,8 @@ class TelegramHandlers:
                                plain=rt.render_item_plain(item, digest.local_date))
             await self._api.remember_message(chat_sub(update), str(sent.message_id), MessageRef(
                 item.insight.id, tc.conversation_id(sent.chat_id, sent.message_id)))
+            if item is digest.items[0]:
+                await self._api.note_today_post(chat_sub(update), str(sent.message_id))
 
     async def _cmd_feeds(self, update: Update, context: Context) -> None:
         feeds = await self._api.list_feeds(chat_sub(update))
@@ -141,11 +149,11 @@ class TelegramHandlers:
     async def _cmd_export(self, update: Update, context: Context) -> None:
         if await self.library.export_insights(update, context):
             return
-        data = await self._api.export_opml(chat_sub(update))
+        await tc.require_admin(update, context)  # a group's feed list is its admins' business
+        export = await self._api.export_opml(chat_sub(update), private_chat=tc.in_private_chat(update))
         assert update.effective_message is not None
         await update.effective_message.reply_document(
-            InputFile(data, filename="castfive.opml"),
-            caption="Your podcasts as OPML: import them into any podcast app.")
+            InputFile(export.data, filename="castfive.opml"), caption=export_caption(export.hidden))
 
     async def _cmd_time(self, update: Update, context: Context) -> None:
         args, sub_id = context.args or [], chat_sub(update)

@@ -11,6 +11,7 @@ from core.access import may_read
 from core.blobs import load_transcript
 from core.cadence import ScheduleChange
 from core.catalogue import catalogue_feed_ids
+from core.chat_cooldown import ChatCooldown
 from core.config import Settings
 from core.delivery import DeliveryService
 from core.digests import DigestBuilder, item_for
@@ -21,11 +22,13 @@ from core.errors import (
     RateLimitedError,
     ValidationError,
 )
-from core.feeds.opml import build_opml, parse_opml
+from core.feed_export import OpmlExport, export_feeds
+from core.feeds.opml import parse_opml
 from core.feeds.poller import FeedPoller
 from core.feeds.search import search_podcasts
 from core.ids import feed_id_for
 from core.library.service import LibraryService
+from core.miss_limit import MissLimiter
 from core.models import Answer, Digest, DigestItem, Feed, FeedStatus, Insight, Subscriber, Turn
 from core.opml_import import FollowSteps, ImportLimits, import_feeds
 from core.ports import AddFeedResult, Clock, Embedder, Fetcher, ImportResult, MessageRef
@@ -72,6 +75,8 @@ class CastfiveService:
         self.builder = builder
         self.answerer = answerer
         self._questions = UserRateLimiter(settings.delivery.question_limit_per_hour, 3600.0)
+        self._misses = MissLimiter(clock)  # unknown or foreign ids: a tighter allowance
+        self._today_posts = ChatCooldown(clock)  # /today in shared chats, once an hour
         # PTB and discord.py run commands concurrently: every read-modify-write of one subscriber
         # (and every "is this feed still followed" decision, keyed "feed:<id>") holds its lock
         self._locks = delivery.locks  # shared: delivery outcomes write subscribers too
@@ -282,9 +287,9 @@ class CastfiveService:
         feed, _ = await self.poller.add_feed(url, origin="user")
         return feed
 
-    async def export_opml(self, subscriber_id: str) -> bytes:
-        """The subscriber's feeds as OPML."""
-        return build_opml(await self.list_feeds(subscriber_id))
+    async def export_opml(self, subscriber_id: str, *, private_chat: bool = False) -> OpmlExport:
+        """The subscriber's feeds as OPML; private addresses whole only in a private chat."""
+        return export_feeds(await self.list_feeds(subscriber_id), private_chat=private_chat)
 
     async def _feed_ids(self, subscriber: Subscriber) -> tuple[str, ...]:
         if subscriber.feed_ids is not None:
@@ -294,16 +299,28 @@ class CastfiveService:
 
     # --- digests -------------------------------------------------------------------------------
 
-    async def today(self, subscriber_id: str) -> Digest:
-        """Today's digest now: chosen once per local day and recorded, so the schedule skips it."""
+    async def today(self, subscriber_id: str, *, shared_chat: bool = False) -> Digest:
+        """Today's digest now: chosen once per local day and recorded, so the schedule skips it.
+
+        In a shared chat (group, server channel) it is handed out once an hour; sooner, a
+        PostedRecentlyError points at the last post (see `note_today_post`)."""
         subscriber = await require_subscriber(self.repos, subscriber_id)
-        local_date = local_day_of(self.clock.now(), subscriber.timezone).isoformat()
-        catalog = await self.builder.load_catalog()
-        entry = await self.delivery.choose(subscriber, local_date, catalog, on_request=True)
-        if entry.on_request and not entry.finished:
-            sent = tuple(dataclasses.replace(m, state=MessageState.SENT) for m in entry.messages)
-            await self.repos.ledger.put(dataclasses.replace(entry, messages=sent, finished=True))
-        return self.delivery.digest_of(entry, catalog)
+        # claimed before the next await, so of a burst of calls exactly one posts
+        with self._today_posts.turn(subscriber_id, shared=shared_chat) as turn:
+            local_date = local_day_of(self.clock.now(), subscriber.timezone).isoformat()
+            catalog = await self.builder.load_catalog()
+            entry = await self.delivery.choose(subscriber, local_date, catalog, on_request=True)
+            if entry.on_request and not entry.finished:
+                sent = tuple(dataclasses.replace(m, state=MessageState.SENT) for m in entry.messages)
+                await self.repos.ledger.put(dataclasses.replace(entry, messages=sent, finished=True))
+            digest = self.delivery.digest_of(entry, catalog)
+            if not digest.items:
+                turn.give_back()  # nothing posted: the next call may look again
+        return digest
+
+    async def note_today_post(self, subscriber_id: str, message_id: str) -> None:
+        """The first message of a /today post in a shared chat: later calls are pointed at it."""
+        self._today_posts.note_post(subscriber_id, message_id)
 
     async def recent_insights(self, subscriber_id: str, prefix: str = "") -> list[DigestItem]:
         """Insights recently sent to the subscriber, newest first (for autocomplete)."""
@@ -360,13 +377,17 @@ class CastfiveService:
         if len(question) > MAX_QUESTION_CHARS:
             raise ValidationError(f"Please keep questions under {MAX_QUESTION_CHARS} characters.")
         # The allowance is spent before the lookup, so guessing ids costs the same as asking.
-        wait = self._questions.check(user_key, time.monotonic())
+        wait = self._misses.wait(user_key) or self._questions.check(user_key, time.monotonic())
         if wait is not None:
             retry_at = self.clock.now() + timedelta(seconds=wait)
             raise RateLimitedError(
                 f"You have asked a lot this hour; you can ask again in {_minutes(wait)}.", retry_at
             )
-        insight = await self._readable(insight_id, reader)
+        try:
+            insight = await self._readable(insight_id, reader)
+        except NotFoundError:
+            self._misses.record(user_key)
+            raise
         transcript = await load_transcript(self.repos.store, insight.episode_id)
         if transcript is None:
             raise NotFoundError("The transcript of that episode is no longer available.")

@@ -82,7 +82,8 @@ async def world(fake_telegram: FakeTelegramApi) -> AsyncIterator[World]:
     services = build_services(Settings(), clock=FakeClock(), store=FakeStore(), fetcher=NoFetcher(),
                               transcriber=FakeTranscriber())
     insights = await seed_access(services, "telegram", {k: str(v) for k, v in CHATS.items()}, "discord")
-    adapter = TelegramAdapter(services.api, TOKEN, base_url=fake_telegram.base_url, poll_timeout=1)
+    adapter = TelegramAdapter(services.api, TOKEN, base_url=fake_telegram.base_url, poll_timeout=1,
+                              clock=services.clock)
     await adapter.start()
     try:
         yield World(fake_telegram, services, insights, itertools.count(9001))
@@ -123,3 +124,17 @@ async def test_a_forged_ask_button_in_a_channel_names_no_title(world: World) -> 
     query = fake.push_callback(-1006006, host["message_id"], f"a:{insight_id}")
     ack = await fake.wait_for("answerCallbackQuery", lambda p: p["callback_query_id"] == query)
     assert "Private Show" not in ack.params["text"] and "Battery" not in ack.params["text"]
+
+
+async def test_after_three_misses_the_next_question_gets_the_words_of_any_limit_hit(world: World) -> None:
+    fake, chat, asker = world.fake, CHATS["non-follower"], 8001
+    for guess in (UNKNOWN_ID, world.insights["private"], "abcdefg"):  # unknown, not theirs, unknown
+        mark = fake.mark()
+        fake.push_message(chat, f"/ask {guess} {QUESTION}", user_id=asker)
+        refused = await fake.wait_for("sendMessage", lambda p: p["chat_id"] == chat, after=mark)
+        assert refused.params["text"].startswith("No insight with id")
+    mark = fake.mark()
+    fake.push_message(chat, f"/ask {world.insights['catalogue']} {QUESTION}", user_id=asker)
+    held = await fake.wait_for("sendMessage", lambda p: p["chat_id"] == chat, after=mark)
+    # word for word what the hourly question limit says (bot/telegram_chat.error_text)
+    assert held.params["text"] == "You have asked a lot of questions lately. You can ask again in 60 minutes."

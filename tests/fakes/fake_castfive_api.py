@@ -13,6 +13,7 @@ from defusedxml import DefusedXmlException, ElementTree
 
 from core.cadence import ScheduleChange, apply_schedule
 from core.errors import NotFoundError, RateLimitedError, ValidationError
+from core.feed_export import OpmlExport
 from core.ids import feed_id_for, insight_id_for
 from core.models import (
     Answer,
@@ -236,19 +237,19 @@ class FakeCastfiveApi:
             added.append(feed)
         return ImportResult(added=tuple(added), failed=tuple(failed))
 
-    async def export_opml(self, subscriber_id: str) -> bytes:
-        self._record("export_opml", subscriber_id=subscriber_id)
+    async def export_opml(self, subscriber_id: str, *, private_chat: bool = False) -> OpmlExport:
+        self._record("export_opml", subscriber_id=subscriber_id, private_chat=private_chat)
         feeds = [self.feeds[f] for f in self._sub(subscriber_id).feed_ids or ()]
         outlines = "".join(
             f'<outline type="rss" text={quoteattr(f.title)} xmlUrl={quoteattr(f.url)}/>'
             for f in feeds)
-        return (f'<?xml version="1.0" encoding="utf-8"?><opml version="2.0"><head>'
-                f"<title>Castfive</title></head><body>{outlines}</body></opml>").encode()
+        return OpmlExport((f'<?xml version="1.0" encoding="utf-8"?><opml version="2.0"><head>'
+                           f"<title>Castfive</title></head><body>{outlines}</body></opml>").encode())
 
     # --- digests, questions, feedback --------------------------------------------------------
 
-    async def today(self, subscriber_id: str) -> Digest:
-        self._record("today", subscriber_id=subscriber_id)
+    async def today(self, subscriber_id: str, *, shared_chat: bool = False) -> Digest:
+        self._record("today", subscriber_id=subscriber_id, shared_chat=shared_chat)
         sub = self._sub(subscriber_id)
         local = self.clock.now().astimezone(parse_zone(sub.timezone)).date().isoformat()
         return Digest(subscriber_id=subscriber_id, local_date=local, items=tuple(self.digest))
@@ -291,6 +292,9 @@ class FakeCastfiveApi:
         return item
 
     # --- chat bookkeeping -------------------------------------------------------------------------
+
+    async def note_today_post(self, subscriber_id: str, message_id: str) -> None:
+        self._record("note_today_post", subscriber_id=subscriber_id, message_id=message_id)
 
     async def remember_message(self, subscriber_id: str, message_id: str, ref: MessageRef) -> None:
         self._record("remember_message", subscriber_id=subscriber_id, message_id=message_id, ref=ref)
