@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-BENCHES = sorted(p for p in (REPO / "bench").glob("*.py") if not p.name.startswith("_"))
+# A bench is a script (it has a __main__ guard); _x.py and modules other benches' processes
+# import (bench/scale_worker.py) are helpers, never run on their own.
+BENCHES = sorted(p for p in (REPO / "bench").glob("*.py")
+                 if not p.name.startswith("_") and '__name__ == "__main__"' in p.read_text())
 TRANSCRIBE_LINE = "bench/transcribe.py needs espeak-ng and ffmpeg: apt-get install espeak-ng ffmpeg"
 
 sys.path.insert(0, str(REPO / "bench"))
