@@ -235,7 +235,7 @@ def render_import_html(result: ImportResult, limit: int = CHUNK_LIMIT) -> str:
 # --- conversation texts -----------------------------------------------------------------
 
 HELP_HTML = """<b>Castfive</b> listens to new podcast episodes and sends you the five best insights \
-every day, each with a link to the exact moment.
+every day (or on weekdays, or once a week), each with a link to the exact moment.
 
 /today: today's five insights now
 /feeds: the podcasts you follow
