@@ -12,7 +12,7 @@ from typing import Any
 import discord
 
 from bot.discord_conversations import ask_from_modal
-from bot.discord_replies import answer_error, api_of, chat_subscriber_id, reply
+from bot.discord_replies import answer_error, api_of, chat_subscriber_id, reply, user_key
 from bot.render_discord import added_text, candidate_label
 from core.ports import SearchResult
 
@@ -56,11 +56,13 @@ class InsightButton(
             if self.action == "ask":
                 # the same check a question gets, before the modal: an id this chat may not read
                 # is refused at once, exactly like an unknown one
-                await api_of(interaction).insight_item(self.insight_id, reader=reader)
+                await api_of(interaction).insight_item(self.insight_id, reader=reader,
+                                                       user_key=user_key(interaction.user))
                 await interaction.response.send_modal(AskModal(self.insight_id, interaction.message))
                 return
             vote = VOTES[self.action]
-            await api_of(interaction).feedback(reader, self.insight_id, vote)
+            await api_of(interaction).feedback(reader, self.insight_id, vote,
+                                               user_key=user_key(interaction.user))
             await reply(interaction, VOTE_ACKS[vote], ephemeral=True)
         except Exception as exc:  # noqa: BLE001 - the one error handler logs and answers
             await answer_error(interaction, exc)

@@ -154,7 +154,7 @@ async def answer(api: CastfiveApi, update: Update, insight_id: str, question: st
 
 async def prompt_question(api: CastfiveApi, update: Update, message: Message, insight_id: str) -> None:
     """Reply to `message` asking for the question (ForceReply) and remember the prompt."""
-    item = await api.insight_item(insight_id, reader=sub_id_for(message.chat.id))
+    item = await api.insight_item(insight_id, reader=sub_id_for(message.chat.id), user_key=user_key(update))
     user = update.effective_user
     in_group = message.chat.type != ChatType.PRIVATE
     named = user if user and user.id not in RESERVED_USER_IDS and in_group else None

@@ -226,7 +226,8 @@ class TelegramHandlers:
         assert query is not None and query.message is not None
         action, insight_id = rt.parse_callback(query.data)
         vote = 1 if action == rt.UPVOTE else -1
-        await self._api.feedback(sub_id_for(query.message.chat.id), insight_id, vote)
+        await self._api.feedback(sub_id_for(query.message.chat.id), insight_id, vote,
+                                 user_key=tc.user_key(update))
         await query.answer("👍 Thanks! More like this." if vote > 0 else "👎 Noted: fewer like this.")
 
     async def _on_remove_button(self, update: Update, context: Context) -> None:

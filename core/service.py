@@ -333,14 +333,19 @@ class CastfiveService:
             if i in catalog.insights and i.startswith(prefix.strip().lower())
         ][:25]
 
-    async def insight_item(self, insight_id: str, reader: str | None = None) -> DigestItem:
-        """One insight, ready to render (`reader`: the asking chat; None: the operator's CLI)."""
+    async def insight_item(self, insight_id: str, reader: str | None = None, *,
+                           user_key: str | None = None) -> DigestItem:
+        """One insight, ready to render (`reader`: the asking chat; None: the operator's CLI;
+        `user_key`: the person, whose misses count against their miss allowance)."""
         catalog = await self.builder.load_catalog()
-        insight = await self._readable(insight_id, reader)
+        insight = await self._readable(insight_id, reader, user_key)
         return item_for(catalog.insights.get(insight.id, insight), catalog)
 
-    async def _readable(self, insight_id: str, reader: str | None) -> Insight:
-        """The insight if `reader` may see it; otherwise exactly what an unknown id gets."""
+    async def _readable(self, insight_id: str, reader: str | None, user_key: str | None = None) -> Insight:
+        """The insight if `reader` may see it; otherwise exactly what an unknown id gets, and a
+        miss for `user_key` (who, past the miss allowance, is refused whatever the id)."""
+        if user_key is not None and (wait := self._misses.wait(user_key)) is not None:
+            raise _limited(wait, self.clock)
         insight = await self.repos.insights.get(_clean_id(insight_id))
         if insight is not None and reader is not None:
             subscriber = await self.repos.subscribers.get(reader)
@@ -349,13 +354,16 @@ class CastfiveService:
                 insight = None
         if insight is None:
             log.info("insight lookup refused or unknown reader=%s", reader)
+            if user_key is not None:
+                self._misses.record(user_key)
             raise NotFoundError(f"No insight with id {insight_id[:12]!r}.")
         return insight
 
-    async def feedback(self, subscriber_id: str, insight_id: str, vote: int) -> None:
+    async def feedback(self, subscriber_id: str, insight_id: str, vote: int, *,
+                       user_key: str | None = None) -> None:
         """Thumbs up or down: shifts the weights of that show and that kind of insight."""
         subscriber = await require_subscriber(self.repos, subscriber_id)
-        insight = await self._readable(insight_id, subscriber_id)
+        insight = await self._readable(insight_id, subscriber_id, user_key)
         if vote not in (1, -1):
             raise ValidationError("A vote is +1 or -1.")
         async with self._locks.hold(subscriber_id):  # re-read: a concurrent command may have written
@@ -379,15 +387,8 @@ class CastfiveService:
         # The allowance is spent before the lookup, so guessing ids costs the same as asking.
         wait = self._misses.wait(user_key) or self._questions.check(user_key, time.monotonic())
         if wait is not None:
-            retry_at = self.clock.now() + timedelta(seconds=wait)
-            raise RateLimitedError(
-                f"You have asked a lot this hour; you can ask again in {_minutes(wait)}.", retry_at
-            )
-        try:
-            insight = await self._readable(insight_id, reader)
-        except NotFoundError:
-            self._misses.record(user_key)
-            raise
+            raise _limited(wait, self.clock)
+        insight = await self._readable(insight_id, reader, user_key)
         transcript = await load_transcript(self.repos.store, insight.episode_id)
         if transcript is None:
             raise NotFoundError("The transcript of that episode is no longer available.")
@@ -446,6 +447,12 @@ def _checked_zone(name: str) -> str:
 
 def _clean_id(insight_id: str) -> str:
     return insight_id.strip().lower()[:16]
+
+
+def _limited(wait: float, clock: Clock) -> RateLimitedError:
+    retry_at = clock.now() + timedelta(seconds=wait)
+    return RateLimitedError(f"You have asked a lot this hour; you can ask again in {_minutes(wait)}.",
+                            retry_at)
 
 
 def _minutes(seconds: float) -> str:

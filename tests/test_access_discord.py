@@ -135,3 +135,14 @@ async def test_each_reader_sees_only_what_the_access_rule_allows(
         assert "more like this" in said and subscriber.show_weights
     else:  # an unsubscribed chat has nothing to vote for: the same answer for every id
         assert said == unknown
+
+
+async def test_forged_ask_buttons_spend_the_miss_allowance_too(world: World) -> None:
+    fake, presser = world.fake, 1_100_000_000_000_008_002
+    said = []
+    for guess in (UNKNOWN_ID, world.insights["private"], "abcdefg", world.insights["catalogue"]):
+        forged = f"castfive:ask:{guess}"
+        ix = await fake.click(world._bot_message(OTHER_CHANNEL_ID, forged), forged, user_id=presser)
+        said.append(str((await fake.reply_to(ix))[0]["content"]))
+    assert all(s.startswith("No insight with id") for s in said[:3])
+    assert "You have asked a lot this hour" in said[3] and "ask again" in said[3]

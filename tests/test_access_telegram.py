@@ -138,3 +138,17 @@ async def test_after_three_misses_the_next_question_gets_the_words_of_any_limit_
     held = await fake.wait_for("sendMessage", lambda p: p["chat_id"] == chat, after=mark)
     # word for word what the hourly question limit says (bot/telegram_chat.error_text)
     assert held.params["text"] == "You have asked a lot of questions lately. You can ask again in 60 minutes."
+
+
+async def test_forged_ask_buttons_spend_the_miss_allowance_too(world: World) -> None:
+    fake, chat, presser = world.fake, CHATS["non-follower"], 8002
+    host = fake.make_message(chat, "Your Castfive", user_id=BOT_ID)
+    alerts = []
+    for guess in (UNKNOWN_ID, world.insights["private"], "abcdefg", world.insights["catalogue"]):
+        mark = fake.mark()
+        query = fake.push_callback(chat, host["message_id"], f"a:{guess}", user_id=presser)
+        ack = await fake.wait_for("answerCallbackQuery", lambda p, q=query: p["callback_query_id"] == q,
+                                  after=mark)
+        alerts.append(ack.params.get("text", ""))
+    assert all(a.startswith("No insight with id") for a in alerts[:3])
+    assert alerts[3] == "You have asked a lot of questions lately. You can ask again in 60 minutes."

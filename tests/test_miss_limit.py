@@ -51,3 +51,20 @@ async def test_questions_that_find_their_insight_spend_no_misses(world) -> None:
         await services.api.ask(by_feed["cat"].id, "why?", user_key=ASKER, reader=ASKER)
     with pytest.raises(NotFoundError):
         await services.api.ask("zzzzzzz", "anything?", user_key=ASKER, reader=ASKER)
+
+
+async def test_shows_and_votes_of_unknown_ids_are_misses_too(world) -> None:
+    services, by_feed = world
+    api = services.api
+    with pytest.raises(NotFoundError):
+        await api.insight_item("zzzzzzz", reader=ASKER, user_key=ASKER)
+    with pytest.raises(NotFoundError):
+        await api.feedback(ASKER, by_feed["priv"].id, 1, user_key=ASKER)
+    with pytest.raises(NotFoundError):
+        await api.insight_item("abcdefg", reader=ASKER, user_key=ASKER)
+    for attempt in (api.insight_item(by_feed["cat"].id, reader=ASKER, user_key=ASKER),
+                    api.feedback(ASKER, by_feed["cat"].id, 1, user_key=ASKER),
+                    api.ask(by_feed["cat"].id, "why?", user_key=ASKER, reader=ASKER)):
+        with pytest.raises(RateLimitedError):
+            await attempt
+    assert (await api.get_subscriber(ASKER)).show_weights == {}  # the held vote changed nothing

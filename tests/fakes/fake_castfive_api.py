@@ -273,7 +273,8 @@ class FakeCastfiveApi:
                       citations=(Citation(ins.start, ins.end, ins.quote),),
                       show_title=item.show_title, episode_title=item.episode_title)
 
-    async def feedback(self, subscriber_id: str, insight_id: str, vote: int) -> None:
+    async def feedback(self, subscriber_id: str, insight_id: str, vote: int, *,
+                       user_key: str | None = None) -> None:
         self._record("feedback", subscriber_id=subscriber_id, insight_id=insight_id, vote=vote)
         self._sub(subscriber_id)
         await self.insight_item(insight_id)
@@ -284,7 +285,8 @@ class FakeCastfiveApi:
         self._sub(subscriber_id)
         return [i for i in self.digest if i.insight.id.startswith(prefix)]
 
-    async def insight_item(self, insight_id: str, reader: str | None = None) -> DigestItem:
+    async def insight_item(self, insight_id: str, reader: str | None = None, *,
+                           user_key: str | None = None) -> DigestItem:
         self._record("insight_item", insight_id=insight_id)
         item = self.items.get(insight_id)
         if item is None:
