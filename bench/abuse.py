@@ -4,9 +4,9 @@ Run: python bench/abuse.py [--reference <git-rev>] [--latency-ms 20] [--budget-s
 
 Each measurement runs in a fresh child process on a fresh data folder (the real TinyDB store,
 the real guarded HTTP client) against feed servers in this process, so the CPU time and the
-peak memory (the child's ru_maxrss) are Castfive's own. Every case has a small twin measured in
-the same run (a 50-feed OPML, a 2,000-item feed, a 5 KB description): the ratio case / twin
-is the figure that shows the bound. With --reference, the same children also run on a
+peak memory (the child's VmHWM, its whole resident set) are Castfive's own. Every case has a
+small twin measured in the same run (a 50-feed OPML, a 2,000-item feed, a 5 KB description):
+the ratio case / twin is the figure that shows the bound. With --reference, the same children also run on a
 `git worktree` of that revision (made under /tmp, removed after): the before figures.
 Feed servers answer every feed after --latency-ms, a stand-in for the network.
 """
@@ -59,9 +59,10 @@ def html_description_feed(size: int) -> bytes:
     """One episode whose description is `size` bytes of HTML show notes."""
     para = ('<p>We talk about <b>energy</b> and <i>policy</i> with <a href="https://guest.test/{n}">'
             "guest {n}</a> &amp; friends.</p>")
-    html, n = [], 0
-    while sum(map(len, html)) < size:
+    html, n, length = [], 0, 0
+    while length < size:
         html.append(para.format(n=n))
+        length += len(html[-1])
         n += 1
     return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Show notes</title><item>'
             f"<guid>d1</guid><title>Episode 1</title><pubDate>{format_datetime(NOW, usegmt=True)}</pubDate>"
@@ -77,18 +78,18 @@ class FeedServer:
     def __init__(self, latency_s: float) -> None:
         self.latency_s = latency_s
         self.hits: Counter[str] = Counter()
-        self._cache: dict[str, bytes] = {}
+        self._bodies: dict[str, bytes] = {}
+
+    def prepare(self, items: tuple[int, ...], descriptions: tuple[int, ...]) -> None:
+        """Build the big bodies before any measurement, so no child waits on their making."""
+        for n in items:
+            self._bodies[f"big/{n}/1"] = many_items_feed(n)
+            self._bodies[f"big/{n}/2"] = many_items_feed(n, newest=1)
+        for n in descriptions:
+            self._bodies[f"desc/{n}/1"] = self._bodies[f"desc/{n}/2"] = html_description_feed(n)
 
     def body(self, kind: str, n: int, fetch: int) -> bytes:
-        key = f"{kind}/{n}/{min(fetch, 2)}"
-        if key not in self._cache:
-            if kind == "big":
-                self._cache[key] = many_items_feed(n, newest=1 if fetch > 1 else 0)
-            elif kind == "desc":
-                self._cache[key] = html_description_feed(n)
-            else:
-                return tiny_feed(n)
-        return self._cache[key]
+        return tiny_feed(n) if kind == "opml" else self._bodies[f"{kind}/{n}/{min(fetch, 2)}"]
 
     async def handle(self, request: Any) -> Any:
         from aiohttp import web
@@ -127,6 +128,20 @@ class _NoTranscriber:
         raise AssertionError("no speech-to-text in this bench")
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory: VmHWM starts afresh at exec, where ru_maxrss keeps
+    the parent's high-water mark from before the fork."""
+    import resource
+
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _written() -> int:
     """Bytes this process has passed to write() so far (Linux /proc)."""
     try:
@@ -139,8 +154,6 @@ def _written() -> int:
 
 
 async def child(args: argparse.Namespace) -> dict[str, Any]:
-    import resource
-
     from core.bootstrap import build_services
     from core.config import DataSettings, FeedSettings, HttpSettings, InsightSettings, Settings
 
@@ -157,7 +170,7 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
     sub = await services.api.subscribe("telegram", "1")
     out: dict[str, Any] = {"item_cap": getattr(settings.feeds, "max_items", None),
                            "budget_s": getattr(settings.feeds, "import_time_budget_s", None),
-                           "baseline_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+                           "baseline_rss_mb": _peak_rss_mb()}
     written, wall, cpu = _written(), time.perf_counter(), time.process_time()
     if args.case == "opml":
         result = await services.api.import_opml(sub.id, opml(args.base, args.n))
@@ -172,9 +185,11 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
             out["first_cpu_s"] = time.process_time() - cpu
             report = await services.poller.poll(feed)
             out["repoll_status"] = report.status
+            out["repoll_wall_s"] = time.perf_counter() - wall - out["first_wall_s"]
+            out["repoll_cpu_s"] = time.process_time() - cpu - out["first_cpu_s"]
     out["wall_s"] = time.perf_counter() - wall
     out["cpu_s"] = time.process_time() - cpu
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_rss_mb"] = _peak_rss_mb()
     episodes = await services.store.all("episodes")  # after the peak was read: counting costs too
     out["episodes_stored"] = len(episodes)
     await services.close()
@@ -233,7 +248,8 @@ def describe(case: Case, r: dict[str, Any]) -> str:
                  f"over allowance {r['over_allowance']}, out of time {r['out_of_time']}")
     elif case.case == "feed":
         line += (f"\n  {'':<44} first poll {r['first_wall_s']:.2f} s wall / {r['first_cpu_s']:.2f} s CPU, "
-                 f"re-poll {r['repoll_status']}; {r['episodes_stored']} episodes stored; "
+                 f"re-poll with one new item ({r['repoll_status']}) {r['repoll_wall_s']:.2f} s / "
+                 f"{r['repoll_cpu_s']:.2f} s CPU; {r['episodes_stored']} episodes stored; "
                  f"item cap {r['item_cap'] or 'none at this revision'}")
     return line
 
@@ -244,8 +260,9 @@ def verdict(case: Case, r: dict[str, Any], latency_s: float, budget_s: float) ->
     if case.case == "opml":
         bounded = r["fetches"] <= case.allowance and r["wall_s"] <= budget_s + 2 * latency_s + 5
         return "meets" if bounded else "misses"
-    if case.case == "feed":
-        return "meets" if r["wall_s"] < 5 and r["peak_rss_mb"] < 150 else "misses"
+    if case.case == "feed":  # each poll on its own
+        slowest = max(r["first_wall_s"], r["repoll_wall_s"])
+        return "meets" if slowest < 5 and r["peak_rss_mb"] < 150 else "misses"
     return "meets" if r["wall_s"] < 1 else "misses"
 
 
@@ -270,8 +287,9 @@ def cases(feeds: int, items: int, description: int, budget_s: float) -> list[tup
         (Case("OPML: 50 feeds, allowance raised (twin)", "opml", 50, allowance=feeds),
          Case(f"OPML: {feeds:,} feeds, allowance raised to {feeds:,}", "opml", feeds, allowance=feeds,
               target=f"wall <= the time budget ({budget_s:g} s here)")),
-        (Case("feed: 2,000 items (twin)", "feed", 2000),
-         Case(f"feed: {items:,} items", "feed", items, target="wall < 5 s and peak RSS < 150 MB")),
+        (Case("feed: 2,000 items, polled twice (twin)", "feed", 2000),
+         Case(f"feed: {items:,} items, polled twice", "feed", items,
+              target="each poll < 5 s wall, peak RSS < 150 MB")),
         (Case("description: 5 KB of HTML (twin)", "desc", 5_000),
          Case(f"description: {description / MB:.1f} MB of HTML", "desc", description, target="wall < 1 s")),
     ]
@@ -290,6 +308,7 @@ async def parent(args: argparse.Namespace) -> None:
     await site.start()
     base = f"http://127.0.0.1:{runner.addresses[0][1]}"
     plan = cases(args.feeds, args.items, args.description_bytes, budget_s)
+    server.prepare((2000, args.items), (5_000, args.description_bytes))
     print(f"feed latency {args.latency_ms} ms; import time budget set to {budget_s:g} s where the "
           f"revision has one (default 60 s); a child still running after {CHILD_TIMEOUT_S:.0f} s is stopped")
     try:
