@@ -114,7 +114,7 @@ def start_worker(config: Path, database_url: str, redis_url: str, log: Path, *ex
 
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)  # the dramatiq parent passes it on to its processes
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from core.distributed.dispatch import Dispatcher
 from core.distributed.locks import Locks
 from core.feeds.poller import FeedPoller
-from core.models import EpisodeState, FeedStatus
+from core.models import Episode, EpisodeState, FeedStatus
 from core.pipeline import EpisodePipeline
 from core.ports import Clock
 from core.repos import Repos
@@ -83,6 +83,10 @@ class StageRunner:
                     or not self.pipeline.backlog_filter(episode, self.clock.now()):
                 state = str(episode.state) if episode else "gone"
                 log.info("stage skipped episode=%s state=%s: nothing due", episode_id, state)
+                if episode is not None and stages == TRANSCRIBE and self._extract_due(episode):
+                    # Redelivered after its extract message was lost (Redis away at the time):
+                    # queue it again; a duplicate extract is skipped like this one.
+                    await self.dispatch.send("extract", episode.id)
                 return StageOutcome("skipped", state)
             episode = await self.pipeline.process(episode, feed, stages=stages)
         if self.pipeline.backlog_filter(episode, self.clock.now()):  # a retry later is the sweep's
@@ -91,3 +95,7 @@ class StageRunner:
             elif stages == EXTRACT:  # back to NEW: its transcript was lost
                 await self.dispatch.send("transcribe", episode.id)
         return StageOutcome("ran", str(episode.state))
+
+    def _extract_due(self, episode: Episode) -> bool:
+        return episode.state == EpisodeState.TRANSCRIBED and self.pipeline.backlog_filter(
+            episode, self.clock.now())

@@ -61,6 +61,8 @@ class WorkerApp:
         if hasattr(services.fetcher, "start"):
             await services.fetcher.start()
         await services.pipeline.start()
+        if not self.queues or "transcribe" in self.queues.split(","):
+            await services.transcriber.start()  # the model loads once, now, not in the first episode
         assert self.dispatch is not None
         self.runner = StageRunner(services.repos, services.pipeline, services.poller, services.clock,
                                   AdvisoryLocks(store), self.dispatch)
