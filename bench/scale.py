@@ -151,9 +151,11 @@ async def run_once(pg, redis_url: str, workers: int, args, audio: list[Path], fo
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", default="1,2,4", help="worker process counts (default 1,2,4)")
-    parser.add_argument("--episodes", type=int, default=0, help="episodes per run (default 24; 6 with --whisper)")
+    parser.add_argument("--episodes", type=int, default=0,
+                        help="episodes per run (default 24; 6 with --whisper)")
     parser.add_argument("--delay", type=float, default=2.0,
                         help="waiting workload: seconds per audio minute (default 2.0)")
     parser.add_argument("--whisper", action="store_true", help="real faster-whisper on the demo audio")
