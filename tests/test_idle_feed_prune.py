@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
+from aiohttp import web
 
 from core.blobs import load_transcript, save_transcript, transcript_blob
 from core.bootstrap import Services
@@ -81,3 +82,32 @@ async def test_followed_feeds_and_idle_feeds_with_insights_still_sent_are_kept(w
     assert report.idle_feeds == 0
     assert await history_of(services, followed.id) == (True, 1, 0)  # old insight pruned as before
     assert await history_of(services, idle.id) == (True, 1, 1)
+
+
+async def test_a_forgotten_feed_followed_again_stores_every_item_it_lists_later(http_server) -> None:
+    items = ["a"]  # what the feed lists right now
+
+    async def feed(request: web.Request) -> web.Response:
+        body = "".join(f"<item><guid>{g}</guid><title>Episode {g}</title>"
+                       f'<enclosure url="https://cdn.test/{g}.mp3" type="audio/mpeg"/></item>' for g in items)
+        return web.Response(body=f'<rss version="2.0"><channel><title>Show</title>{body}</channel></rss>',
+                            content_type="application/rss+xml")
+
+    base = await http_server({"/feed.xml": feed})
+    services, fetcher = await build_world()
+    try:
+        await services.api.subscribe("telegram", "1")
+        first = (await services.api.add_feed(SUB, f"{base}/feed.xml")).feed
+        items.append("z")
+        await services.poller.poll(first)  # a changed body: the poller now indexes "a" and "z"
+        await services.api.remove_feed(SUB, first.id)
+        services.clock.advance(days=31)  # type: ignore[attr-defined]
+        assert (await prune(services.repos, services.clock, services.settings)).idle_feeds == 1
+        items[:] = ["b"]  # meanwhile the publisher dropped "a"...
+        again = (await services.api.add_feed(SUB, f"{base}/feed.xml")).feed
+        items[:] = ["a", "b"]  # ...and lists it again
+        await services.poller.poll(again)
+        stored = sorted(e.identity for e in await services.repos.episodes.all())
+        assert stored == ["a", "b"]
+    finally:
+        await fetcher.close()

@@ -91,6 +91,7 @@ class FeedPoller:
             await self._store.apply(
                 [self._feeds.change(feed)] + self._episodes.changes(episodes)
             )
+            self._known.forget_feed(feed.id)  # a feed the daily prune forgot may linger in the index
             for ep in episodes:
                 self._known.remember(ep, feed.id, ep.identity)
             log.info("feed %s added (%s): %d episodes, %d queued", feed.id, origin,
