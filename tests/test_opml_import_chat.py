@@ -38,6 +38,15 @@ async def feeds(http_server) -> AsyncIterator[tuple[Services, bytes]]:
         await fetcher.close()
 
 
+async def started_discord(fake: FakeDiscord, services: Services) -> DiscordWorld:
+    world = DiscordWorld(fake, services, None, services.clock, [])  # type: ignore[arg-type]
+    world.adapter = world.new_adapter()
+    services.add_port(world.adapter)
+    await world.adapter.start()
+    await world.subscriber(CHANNEL_ID)
+    return world
+
+
 def assert_report(text: str, added: str) -> None:
     assert f"Imported {added} podcast(s)" in text
     assert "12 could not be added" in text and "450 skipped" in text
@@ -78,12 +87,8 @@ async def test_telegram_answers_a_500_feed_import_with_one_document_captioned_wi
 async def test_discord_answers_a_500_feed_import_with_one_message_and_the_failures_attached(
         fake_discord: FakeDiscord, feeds: tuple[Services, bytes]) -> None:
     services, data = feeds
-    world = DiscordWorld(fake_discord, services, None, services.clock, [])  # type: ignore[arg-type]
-    world.adapter = world.new_adapter()
-    services.add_port(world.adapter)
-    await world.adapter.start()
+    world = await started_discord(fake_discord, services)
     try:
-        await world.subscriber(CHANNEL_ID)
         ix = await fake_discord.slash("castfive", "feeds", "import",
                                       options={"file": FileRef("subs.opml", data)})
         (message,) = await fake_discord.reply_to(ix)
@@ -96,3 +101,21 @@ async def test_discord_answers_a_500_feed_import_with_one_message_and_the_failur
     (attached,) = [r.files[FAILURES_FILENAME] for r in fake_discord.requests
                    if FAILURES_FILENAME in (r.files or {})]
     assert_failure_file(attached)
+
+
+async def test_discord_answers_a_slow_import_after_thinking_with_the_counts_and_the_file(
+        fake_discord: FakeDiscord, http_server) -> None:
+    base = await http_server(FeedServer().app())
+    services, fetcher = await build_world(import_time_budget_s=2.0)  # past Discord's 1.5 s defer
+    urls = [f"{base}/missing/{n}.xml" for n in range(MISSING)] + [f"{base}/slow/{n}.xml" for n in range(30)]
+    world = await started_discord(fake_discord, services)
+    try:
+        ix = await fake_discord.slash("castfive", "feeds", "import",
+                                      options={"file": FileRef("subs.opml", opml(urls))})
+        (message,) = await fake_discord.reply_to(ix)
+    finally:
+        await world.adapter.stop()
+        await fetcher.close()
+    assert (await fake_discord.callback(ix))["type"] == 5  # deferred: "thinking…"
+    assert "12 could not be added" in message["content"] and "30 not tried" in message["content"]
+    assert [a["filename"] for a in message["attachments"]] == [FAILURES_FILENAME]
