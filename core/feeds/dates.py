@@ -10,6 +10,7 @@ import logging
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,11 @@ def parse_date(value: object) -> datetime | None:
     """A feed date as an aware UTC datetime; None when it cannot be read."""
     if not isinstance(value, str):
         return None
+    return _parse_text(value)
+
+
+@lru_cache(maxsize=4096)  # the item cap reads each date once, the episode once more
+def _parse_text(value: str) -> datetime | None:
     text = " ".join(value.split())
     if not text or len(text) > 100:
         return None
@@ -99,6 +105,7 @@ def parse_date(value: object) -> datetime | None:
         return None
 
 
+@lru_cache(maxsize=512)
 def _month(word: str) -> int | None:
     folded = _fold(word)
     if folded in _EXTRA_ABBREVIATIONS:

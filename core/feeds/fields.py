@@ -12,16 +12,18 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
+from core.feeds.html_text import BLOCK_TAGS, SKIP_TAGS, simple_html_text
+
 MAX_DESCRIPTION_CHARS = 20_000  # enough for long show notes; keeps episode documents small
 MAX_DURATION_S = 7 * 24 * 3600  # longer than a week is a typo, not an episode
 
-_BLOCK_TAGS = frozenset(
-    "address article aside blockquote br dd div dl dt figcaption footer h1 h2 h3 h4 h5 h6 "
-    "header hr li ol p pre section table td th tr ul".split()
-)
-_SKIP_TAGS = frozenset({"script", "style", "head", "title", "template"})
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+_BLOCK_TAGS = BLOCK_TAGS
+_SKIP_TAGS = SKIP_TAGS
+_SPACE_RUNS = re.compile(" {2,}")
+_OTHER_SPACE = re.compile(r"[^\S \n]")
 _BLANK_LINES = re.compile(r"\n{3,}")
+_LINE_EDGES = re.compile(r"[^\S\n]*\n[^\S\n]*")
+_CONTROL = re.compile(r"[\x00-\x1f]")
 
 AUDIO_EXTENSIONS = {
     "mp3": "audio/mpeg",
@@ -76,7 +78,9 @@ def html_to_text(value: str | None, limit: int = MAX_DESCRIPTION_CHARS) -> str:
     """Plain text of an HTML (or plain) fragment: tags dropped, entities decoded, lines kept."""
     if not value:
         return ""
-    if "<" in value:
+    if "<" in value and (simple := simple_html_text(value)) is not None:
+        text = simple
+    elif "<" in value:
         parser = _TextExtractor()
         try:
             parser.feed(value)
@@ -86,9 +90,24 @@ def html_to_text(value: str | None, limit: int = MAX_DESCRIPTION_CHARS) -> str:
             text = re.sub(r"<[^>]*>", " ", value)
     else:
         text = html.unescape(value)
-    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
-    cleaned = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
-    return cleaned[:limit]
+    return tidy_lines(text)[:limit]
+
+
+def tidy_lines(text: str) -> str:
+    """Runs of spaces, tabs and no-break spaces as one space, each line stripped, at most one
+    blank line in a row. Whole-text str passes where they suffice: a regex per line (or even
+    one over the whole text) cost as much as reading the HTML of long show notes."""
+    for space in "\t\r\f\v\u00a0":
+        text = text.replace(space, " ")
+    if "  " in text:
+        text = _SPACE_RUNS.sub(" ", text)
+    if _OTHER_SPACE.search(text):  # em spaces and the like: str.strip() takes them off lines
+        text = _LINE_EDGES.sub("\n", text)
+    else:
+        text = text.replace(" \n", "\n").replace("\n ", "\n")
+    if "\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip()
 
 
 def clean_line(value: object) -> str:
@@ -184,7 +203,7 @@ def absolute_url(raw: object, base_url: str | None) -> str | None:
     if not isinstance(raw, str):
         return None
     text = raw.strip()
-    if not text or len(text) > 8192 or any(ord(c) < 0x20 for c in text):
+    if not text or len(text) > 8192 or _CONTROL.search(text):
         return None
     try:
         resolved = urljoin(base_url, text) if base_url else text

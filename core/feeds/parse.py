@@ -13,6 +13,7 @@ from core.feeds.feedparser_reader import read_with_feedparser
 from core.feeds.fields import absolute_url, html_to_text, text_line, web_scheme
 from core.feeds.identity import unique_episodes
 from core.feeds.items import MAX_DESCRIPTION_INPUT, episode_from
+from core.feeds.rss_reader import read_rss
 from core.feeds.xmlguard import inline_internal_entities
 from core.models import ParsedFeed
 
@@ -32,7 +33,7 @@ def parse_feed(body: bytes, base_url: str | None = None, *,
         raise FeedParseError("The feed is empty: the server sent no content.")
     started = time.process_time()
     body = inline_internal_entities(bytes(body))
-    draft = read_with_feedparser(body, base_url, max_items)
+    draft = read_rss(body, base_url, max_items) or read_with_feedparser(body, base_url, max_items)
     feed = _finish(draft, base_url)
     log.info("feed %s parsed: %d items (%d kept), %d bytes, %.1f ms CPU", label or "-",
              draft.item_count, len(draft.items), len(body), (time.process_time() - started) * 1000)

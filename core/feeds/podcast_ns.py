@@ -106,24 +106,27 @@ def _channel_image(channel: Element, base_url: str | None) -> str | None:
 def _read_item(item: Element, base_url: str | None) -> ItemExtras:
     extras = ItemExtras(guid=_guid_of(item))
     for child in item:
-        if not is_podcast_namespace(namespace_of(child.tag)):
-            continue
-        kind = local_name(child.tag).lower()
-        if kind == "transcript":
-            link = _transcript(child, base_url)
-            if link is not None and link not in extras.transcripts:
-                extras.transcripts.append(link)
-        elif kind == "chapters" and extras.chapters_url is None:
-            extras.chapters_url = absolute_url(child.get("url"), base_url)
-        elif kind == "person":
-            person = _person(child, base_url)
-            if person is not None:
-                extras.persons.append(person)
-        elif kind == "soundbite":
-            bite = _soundbite(child)
-            if bite is not None:
-                extras.soundbites.append(bite)
+        if is_podcast_namespace(namespace_of(child.tag)):
+            add_podcast_tag(extras, local_name(child.tag).lower(), child, base_url)
     return extras
+
+
+def add_podcast_tag(extras: ItemExtras, kind: str, el: Element, base_url: str | None) -> None:
+    """Add one Podcasting 2.0 element of an item (`kind`: its lowercase local name)."""
+    if kind == "transcript":
+        link = _transcript(el, base_url)
+        if link is not None and link not in extras.transcripts:
+            extras.transcripts.append(link)
+    elif kind == "chapters" and extras.chapters_url is None:
+        extras.chapters_url = absolute_url(el.get("url"), base_url)
+    elif kind == "person":
+        person = _person(el, base_url)
+        if person is not None:
+            extras.persons.append(person)
+    elif kind == "soundbite":
+        bite = _soundbite(el)
+        if bite is not None:
+            extras.soundbites.append(bite)
 
 
 def _guid_of(item: Element) -> str | None:
