@@ -31,8 +31,9 @@ def run_store(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _migrate(settings: Settings, url: str) -> int:
     from core.adapters.postgres_store import PostgresStore
-    from core.distributed.migrate import migrate_store
+    from core.distributed.migrate import check_source, migrate_store
 
+    check_source(settings.data_dir)
     store = PostgresStore(url)
     await store.start()
     try:

@@ -44,11 +44,16 @@ def table_checksum(docs: Iterable[tuple[str, Doc]]) -> str:
     return digest.hexdigest()
 
 
+def check_source(data_dir: Path) -> None:
+    """Raise StoreError unless `data_dir` holds a TinyDB install (checked before any connecting)."""
+    if not (data_dir / DB_NAME).exists():
+        raise StoreError(f"There is no Castfive database in {data_dir}.")
+
+
 async def migrate_store(data_dir: Path, target: PostgresStore) -> MigrationReport:
     """Copy every table and blob of the TinyDB store in `data_dir` into `target` (open, empty)."""
     started = time.monotonic()
-    if not (data_dir / DB_NAME).exists():
-        raise StoreError(f"There is no Castfive database in {data_dir}.")
+    check_source(data_dir)
     source = TinyDBStore(data_dir)
     await source.start()
     await source.close()  # folds the journal: the snapshot now holds every acknowledged write
