@@ -13,6 +13,7 @@ from core.blobs import save_transcript
 from core.bootstrap import Services, build_services
 from core.config import Settings
 from core.errors import NotFoundError, ValidationError
+from core.library import search as search_module
 from core.library.index import SearchIndex
 from core.library.indexing_store import IndexingStore
 from core.library.search import LibrarySearch
@@ -106,6 +107,16 @@ async def test_an_empty_result_says_so_and_suggests_fewer_words(services: Servic
     page = await services.api.library.search(ADA, "volcanic zebra")
     assert page.hits == () and page.total == 0 and "fewer words" in page.hint
     assert "too common" in (await services.api.library.search(ADA, "the and of it")).hint
+
+
+async def test_a_word_in_most_transcripts_searches_only_the_insights_and_says_so(
+        services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search_module, "COMMON_MATCHES", 1)  # "volcanic" is in 2 of ADA's transcripts
+    page = await services.api.library.search(ADA, "volcanic")
+    assert page.hits == () and "only the insights sent here were searched" in page.hint
+    # with a rarer word beside it, the transcripts are searched for the rarer word
+    (hit,) = (await services.api.library.search(ADA, "volcanic battery")).hits
+    assert (hit.source, hit.show_title) == ("transcript", "Show 0") and "Battery prices" in hit.text
 
 
 @pytest.mark.parametrize("words", [

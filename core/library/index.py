@@ -188,17 +188,34 @@ class SearchIndex:
                 "SELECT ref, start FROM doc WHERE episode_id = ? AND kind = ?", (episode_id, INSIGHT))]
 
     def match(self, query: Sequence[str], kind: str, feed_ids: Collection[str],
-              limit: int | None = None) -> list[IndexHit]:
-        """Documents of `kind` in `feed_ids` holding every query term, best BM25 first."""
-        if not query or not feed_ids:
+              limit: int | None = None, refs: Collection[str] | None = None) -> list[IndexHit]:
+        """Documents of `kind` in `feed_ids` (and among `refs`, if given) holding every query
+        term, best BM25 first."""
+        if not query or not feed_ids or (refs is not None and not refs):
             return []
+        wanted = "" if refs is None else "JOIN temp.wanted w ON w.ref = d.ref "
         sql = ("SELECT d.kind, d.ref, d.episode_id, d.feed_id, d.start, d.end, d.text, "
-               "bm25(fts, 1.0, 0.0) AS rank FROM fts JOIN doc d ON d.id = fts.rowid "
+               f"bm25(fts, 1.0, 0.0) AS rank FROM fts JOIN doc d ON d.id = fts.rowid {wanted}"
                "WHERE fts MATCH ? ORDER BY rank")
         params: tuple = (match_expression(query, kind, feed_ids),)
         if limit is not None:
             sql += " LIMIT ?"
             params += (limit,)
         with self._lock:
-            rows = self._conn().execute(sql, params).fetchall()
+            db = self._conn()
+            if refs is not None:  # filtered inside SQLite: no Python object per other match
+                db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (ref TEXT PRIMARY KEY)")
+                db.execute("DELETE FROM temp.wanted")
+                db.executemany("INSERT OR IGNORE INTO temp.wanted VALUES (?)", [(r,) for r in refs])
+            rows = db.execute(sql, params).fetchall()
+            db.commit()  # ends the implicit transaction the temp table's writes opened
         return [IndexHit(k, r, e, f, s, en, t, -rank) for k, r, e, f, s, en, t, rank in rows]
+
+    def count(self, query: Sequence[str], kind: str, feed_ids: Collection[str]) -> int:
+        """How many documents of `kind` in `feed_ids` hold every query term (no ranking: cheap)."""
+        if not query or not feed_ids:
+            return 0
+        with self._lock:
+            (found,) = self._conn().execute("SELECT count(*) FROM fts WHERE fts MATCH ?",
+                                            (match_expression(query, kind, feed_ids),)).fetchone()
+        return int(found)

@@ -29,6 +29,7 @@ from core.retrieval import excerpt
 log = logging.getLogger(__name__)
 
 MAX_HITS = 100  # ten pages: past that, fewer or other words serve better than paging
+COMMON_MATCHES = 3000  # a term in more passages than this is left out of the transcript search
 EMBED_BOOST = 0.5
 EXCERPT_CHARS = 300
 
@@ -42,6 +43,14 @@ class Candidate:
     insight: Insight | None = None  # loaded for insight hits
 
 
+@dataclass(frozen=True)
+class Ranked:
+    """The candidates of a query, and whether its words were too common to search transcripts."""
+
+    candidates: list[Candidate]
+    too_common: bool = False
+
+
 class LibrarySearch:
     """Finds and renders hits for one chat; the index does the matching."""
 
@@ -51,7 +60,7 @@ class LibrarySearch:
         self.embedder = embedder
 
     async def rank(self, reader: Subscriber, followed: Sequence[Feed], history: SentHistory,
-                   query: Sequence[str], words: str) -> list[Candidate]:
+                   query: Sequence[str], words: str) -> Ranked:
         """Up to MAX_HITS readable candidates, best first."""
         sent = history.sent_ids(reader.id)
         feeds = {f.id: f for f in followed}
@@ -59,19 +68,23 @@ class LibrarySearch:
         for feed_id in set(sent_feeds) - set(feeds):  # a show sent earlier and since unfollowed
             if (feed := await self.repos.feeds.get(feed_id)) is not None:
                 feeds[feed_id] = feed
-        readable_feeds = [f for f in followed if not f.private]
-        insight_hits, passage_hits = await asyncio.gather(
-            asyncio.to_thread(self.index.match, query, INSIGHT, [f for f in sent_feeds if f in feeds]),
-            asyncio.to_thread(self.index.match, query, PASSAGE, [f.id for f in readable_feeds],
-                              MAX_HITS))
-        insights = await self._readable_insights(
-            [h for h in insight_hits if h.ref in sent][:MAX_HITS], reader, feeds, history)
-        candidates = await self._boosted(insights, words)
+        insight_hits = await asyncio.to_thread(
+            self.index.match, query, INSIGHT, [f for f in sent_feeds if f in feeds], MAX_HITS, list(sent))
+        candidates = await self._boosted(await self._readable_insights(insight_hits, reader, feeds, history),
+                                         words)
+        public = [f.id for f in followed if not f.private]
+        specific = await asyncio.to_thread(self._specific, query, public)
+        passage_hits = await asyncio.to_thread(self.index.match, specific, PASSAGE, public, MAX_HITS)
         shown = {(c.hit.episode_id, c.hit.start) for c in candidates}
         candidates += [Candidate(h, h.score) for h in passage_hits
                        if not any(e == h.episode_id and h.start <= s <= h.end for e, s in shown)]
         candidates.sort(key=lambda c: (-c.score, c.hit.kind, c.hit.ref))
-        return candidates[:MAX_HITS]
+        return Ranked(candidates[:MAX_HITS], too_common=bool(public) and not specific)
+
+    def _specific(self, query: Sequence[str], feed_ids: Sequence[str]) -> list[str]:
+        """The query terms that narrow the transcripts: a word in thousands of the chat's passages
+        ranks nothing (its IDF is near 0) and would cost a BM25 score for each of them."""
+        return [t for t in query if self.index.count([t], PASSAGE, feed_ids) <= COMMON_MATCHES]
 
     async def _readable_insights(self, hits: Sequence[IndexHit], reader: Subscriber,
                                  feeds: dict[str, Feed], history: SentHistory) -> list[Candidate]:

@@ -123,12 +123,16 @@ class LibraryService:
                               hint="Those words are too common to search for: try a more specific one.")
         history = self.delivery.history
         followed = await self._followed(subscriber)
-        ranked = await self.searcher.rank(subscriber, followed, history, wanted, query)
+        result = await self.searcher.rank(subscriber, followed, history, wanted, query)
+        ranked = result.candidates
         pages = -(-len(ranked) // PAGE_SIZE)
         page = min(max(page, 0), max(pages - 1, 0))
         shown = ranked[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
         hits = await self.searcher.render(subscriber, shown, wanted, history)
         hint = "" if ranked else _fewer_words_hint(query, len(wanted))
+        if result.too_common:  # said even with hits: the insights were searched, the transcripts not
+            hint = ("Those words are in most of your shows' transcripts, so only the insights sent "
+                    "here were searched: add a more specific word.")
         log.info("library search subscriber=%s terms=%d hits=%d", subscriber.id, len(wanted), len(ranked))
         return SearchPage(query, search_id, tuple(hits), page, pages, len(ranked), hint)
 
