@@ -243,6 +243,8 @@ every day (or on weekdays, or once a week), each with a link to the exact moment
 /remove: stop following a podcast
 /import: send an OPML file with this caption (or reply /import to it)
 /export: your podcasts as an OPML file
+/search words: find an insight you were sent, or a moment of your shows, again
+/export insights [since YYYY-MM-DD]: your insights as Markdown (Obsidian) and CSV (Readwise)
 /time HH:MM [Zone/Name] [daily|weekdays|weekly DAY]: when your digest arrives, e.g. \
 /time 07:30 Europe/Berlin weekdays, or /time weekly mon 08:00 for the best five of the week
 /topics ai, energy, startups: lean the digest towards your topics (/topics shows them, \
