@@ -13,7 +13,7 @@ from pathlib import Path
 from bot.cli_library import LIBRARY_COMMANDS, add_library_commands
 from bot.cli_output import ProgressBar, print_answer, print_digest, print_insights, print_transcript
 from bot.logging_setup import setup_logging
-from bot.scale_cli import SCALE_COMMANDS, add_scale_parsers
+from bot.scale_cli import SCALE_COMMANDS, add_scale_parsers, queue_scan
 from core.bootstrap import Services, build_services
 from core.config import Settings, load_settings
 from core.errors import CastfiveError, NotFoundError
@@ -119,6 +119,8 @@ async def cmd_scan(services: Services, args: argparse.Namespace) -> int:
 
 
 async def _scan(services: Services, *, quiet: bool) -> None:
+    if services.settings.distributed.mode == "distributed":  # the workers do it (bot/scale_cli.py)
+        return await queue_scan(services, quiet=quiet)
     reports = await services.poller.poll_due()
     new = sum(len(r.new_episodes) for r in reports)
     backlog = await services.pipeline.backlog()

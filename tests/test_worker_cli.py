@@ -50,3 +50,39 @@ def test_migrate_of_a_folder_without_a_database_is_one_clear_line(tmp_path, caps
                  "postgresql://castfive:pw-x1@127.0.0.1:1/castfive?connect_timeout=1"])
     err = capsys.readouterr().err
     assert code == 1 and err == f"castfive: There is no Castfive database in {tmp_path / 'data'}.\n"
+
+
+@pytest.mark.services
+def test_scan_in_distributed_mode_queues_the_work_instead_of_doing_it(
+        tmp_path, capsys, monkeypatch, postgres_url, redis_url) -> None:
+    import asyncio
+
+    import redis
+
+    from core.adapters.postgres_store import PostgresStore
+    from core.models import EpisodeState
+    from core.repos import Repos
+    from tests.distributed_world import seed_episodes
+
+    async def seed() -> list[str]:
+        store = PostgresStore(postgres_url)
+        await store.start()
+        ids = await seed_episodes(store, tmp_path, 3)
+        await store.close()
+        return ids
+
+    async def states() -> set[str]:
+        store = PostgresStore(postgres_url)
+        await store.start()
+        found = {str(e.state) for e in await Repos(store).episodes.all()}
+        await store.close()
+        return found
+
+    asyncio.run(seed())
+    monkeypatch.setenv("CASTFIVE_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("CASTFIVE_REDIS_URL", redis_url)
+    config = write(tmp_path, DISTRIBUTED + "[insights]\nembeddings = false\n")
+    assert main(["--config", config, "scan"]) == 0
+    assert "Queued 0 feed poll(s) and 3 episode(s) for the workers" in capsys.readouterr().err
+    assert redis.Redis.from_url(redis_url).hlen("dramatiq:transcribe.msgs") == 3
+    assert asyncio.run(states()) == {str(EpisodeState.NEW)}  # nothing processed here
