@@ -75,6 +75,9 @@ async def test_duplicated_messages_on_real_redis_process_each_episode_once(
     assert sorted(extractor.calls) == sorted(ids)
     assert len(await Repos(shared).insights.all()) == len(ids)
     assert view == {"queues": {"poll": 0, "transcribe": 0, "extract": 0}, "workers": 1}
+    checker = build_broker(redis_url, settings.distributed)
+    assert (await cluster_view(checker, shared))["workers"] == 0  # a clean stop leaves at once
+    checker.close()
 
 
 async def test_healthz_shows_the_messages_waiting_on_each_queue(tmp_path, postgres_url, redis_url,

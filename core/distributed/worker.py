@@ -77,6 +77,12 @@ class WorkerApp:
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             await asyncio.gather(self._heartbeat, return_exceptions=True)
+        if self._store is not None:
+            try:  # a clean stop leaves at once, rather than being counted for another minute
+                async with self._store.connection() as conn:
+                    await conn.execute("DELETE FROM castfive_workers WHERE name = %s", (self.name,))
+            except Exception as exc:  # noqa: BLE001 - the row ages out by itself
+                log.info("worker heartbeat row not removed: %s", type(exc).__name__)
         if self.services is not None:
             if hasattr(self.services.fetcher, "close"):
                 await self.services.fetcher.close()
@@ -91,6 +97,9 @@ class WorkerApp:
                         "INSERT INTO castfive_workers (name, queues, seen_at) VALUES (%s, %s, now())"
                         " ON CONFLICT (name) DO UPDATE SET queues = EXCLUDED.queues, seen_at = now()",
                         (self.name, self.queues or "poll,transcribe,extract"))
+                    # rows of processes long gone (each restart is a new pid): keep the table small
+                    await conn.execute(
+                        "DELETE FROM castfive_workers WHERE seen_at < now() - interval '1 day'")
             except Exception as exc:  # noqa: BLE001 - a missed beat only makes /healthz count one fewer
                 log.info("worker heartbeat failed: %s", type(exc).__name__)
             await asyncio.sleep(HEARTBEAT_S)
