@@ -32,10 +32,43 @@ _PLAIN_TAG = re.compile(
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ=/")
 
 
+_TAG_START = re.compile(r"<[a-zA-Z/]")
+# A reference that runs into a tag ("&amp<b>;"): with the tag gone it could run on.
+_REFERENCE_AT_TAG = re.compile(r"&[^\t\n\f <&;]*<")
+
+
+class _NotSimple(Exception):
+    """A script, style or other element HTMLParser reads in its own way."""
+
+
+def _edge(tag: re.Match[str]) -> str:
+    name = (tag.group(1) or tag.group(2)).lower()
+    if name in BLOCK_TAGS:
+        # HTMLParser reports <br/> as a start and an end tag: two edges.
+        return "\n\n" if tag.group(3) else "\n"
+    if name in SKIP_TAGS:
+        raise _NotSimple
+    return ""
+
+
 def simple_html_text(value: str) -> str | None:
     """The fragment's text with a newline per block tag edge; None when it is not simple."""
     if "<!" in value or "<?" in value:
         return None
+    # One pass when every tag is a plain one (no tag start is left after it) and no reference
+    # runs into a tag: the text between tags is then unescaped as HTMLParser does it, piece by
+    # piece. Otherwise tag by tag.
+    if not _REFERENCE_AT_TAG.search(value):
+        try:
+            text = _PLAIN_TAG.sub(_edge, value)
+        except _NotSimple:
+            return None
+        if not _TAG_START.search(text):
+            return unescape(text)
+    return _tag_by_tag(value)
+
+
+def _tag_by_tag(value: str) -> str | None:
     parts: list[str] = []
     text_from = 0  # start of the text not yet emitted
     search_from = 0
