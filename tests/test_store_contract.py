@@ -136,6 +136,13 @@ async def test_a_blob_name_that_could_leave_its_place_is_refused(opened: Store) 
             await opened.write_blob(name, b"x")
 
 
+async def test_table_names_of_every_shape_the_core_uses_round_trip(opened: Store) -> None:
+    for table in ("llm_budget", "search_choices", "Mixed-Case.v2", "t1"):
+        await opened.put(table, "k", {"table": table})
+    for table in ("llm_budget", "search_choices", "Mixed-Case.v2", "t1"):
+        assert await opened.all(table) == [{"table": table}]
+
+
 # --- PostgresStore only ----------------------------------------------------------------
 
 
@@ -173,6 +180,18 @@ async def test_migrations_run_once_even_when_many_stores_start_together(postgres
     async with await psycopg.AsyncConnection.connect(postgres_url) as conn:
         rows = await (await conn.execute("SELECT version FROM castfive_schema ORDER BY 1")).fetchall()
     assert [r[0] for r in rows] == [v for v, _ in MIGRATIONS]
+
+
+@pytest.mark.services
+async def test_a_table_name_that_is_not_a_plain_name_is_refused(postgres_url) -> None:
+    from core.adapters.postgres_store import PostgresStore
+
+    store = PostgresStore(postgres_url)
+    await store.start()
+    for bad in ('x"; DROP TABLE doc_feeds; --', "", "a" * 60, "with space", "../x"):
+        with pytest.raises(StoreError, match="not valid"):
+            await store.put(bad, "k", {})
+    await store.close()
 
 
 @pytest.mark.services

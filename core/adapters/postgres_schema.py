@@ -11,7 +11,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA_LOCK = 0x0CA57F1E  # pg_advisory_xact_lock key: one process migrates at a time
 TABLE_PREFIX = "doc_"  # a store table `feeds` is the SQL table `doc_feeds`
-_TABLE_NAME = re.compile(r"[a-z][a-z0-9_]{0,50}")
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,50}")  # quoted, so any of these is safe
 
 # Append only: a released migration is never edited, a change is a new number.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
@@ -35,7 +35,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
 
 
 def is_valid_table_name(name: str) -> bool:
-    """A store table name we map to an SQL table: lower-case letters, digits and underscores."""
+    """A store table name we map to an SQL table: letters, digits, `_ . -`, at most 51 characters."""
     return isinstance(name, str) and _TABLE_NAME.fullmatch(name) is not None
 
 
