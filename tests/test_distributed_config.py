@@ -71,3 +71,30 @@ async def test_a_wrong_database_password_is_one_clear_error_without_it(postgres_
     with pytest.raises(StoreError) as err:
         await store.start()
     assert "not-the-secret" not in str(err.value) and ":***@127.0.0.1" in str(err.value)
+
+
+@pytest.mark.services
+async def test_the_worker_health_check_sees_only_a_recent_heartbeat_from_its_host(
+        postgres_url, monkeypatch) -> None:
+    import asyncio
+    import socket
+
+    from core.adapters.postgres_store import PostgresStore
+    from core.distributed.alive import main as alive
+
+    store = PostgresStore(postgres_url)
+    await store.start()  # the schema, with its heartbeat table
+    monkeypatch.setenv("CASTFIVE_DATABASE_URL", postgres_url)
+    assert await asyncio.to_thread(alive) == 1  # no worker yet
+    async with store.connection() as conn:
+        await conn.execute("INSERT INTO castfive_workers VALUES (%s, 'extract', now())",
+                           (f"{socket.gethostname()}:123",))
+        await conn.execute("INSERT INTO castfive_workers VALUES ('elsewhere:1', 'extract', now())")
+    assert await asyncio.to_thread(alive) == 0
+    async with store.connection() as conn:
+        await conn.execute("UPDATE castfive_workers SET seen_at = now() - interval '2 minutes'"
+                           " WHERE name <> 'elsewhere:1'")
+    assert await asyncio.to_thread(alive) == 1  # another host's worker does not count
+    monkeypatch.delenv("CASTFIVE_DATABASE_URL")
+    assert await asyncio.to_thread(alive) == 1
+    await store.close()
