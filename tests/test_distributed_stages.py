@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.config import DataSettings, PipelineSettings, Settings
-from core.distributed.dispatch import RecordingDispatcher
 from core.distributed.locks import LocalLocks
 from core.distributed.stages import StageRunner
 from core.distributed.sweep import Sweeper
@@ -17,6 +16,7 @@ from core.models import Episode, EpisodeState, Feed
 from core.pipeline import EpisodePipeline
 from core.repos import Repos
 from tests.fakes.clock import FakeClock
+from tests.fakes.dispatcher import RecordingDispatcher
 from tests.fakes.memory_store import FakeStore
 from tests.fakes.pipeline_fakes import FakeExtractor, FakeTranscriber
 from tests.test_pipeline import NoFetcher, write_wav

@@ -1,4 +1,4 @@
-"""Where a stage's next message goes: Dramatiq actors in production, a list in tests."""
+"""Where a stage's next message goes: the Dramatiq actor of that stage."""
 
 from __future__ import annotations
 
@@ -25,12 +25,3 @@ class ActorDispatcher:
         """Enqueue `key` on the stage's queue; durable in Redis on return."""
         await asyncio.to_thread(self.actors[stage].send, key)
 
-
-class RecordingDispatcher:
-    """Keeps what was sent, in order (unit tests)."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
-
-    async def send(self, stage: str, key: str) -> None:
-        self.sent.append((stage, key))
