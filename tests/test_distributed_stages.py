@@ -140,3 +140,25 @@ async def test_the_sweep_queues_each_due_feed_and_unfinished_episode_once_per_st
     world.sent.sent.clear()
     await sweeper.sweep()
     assert sorted(world.sent.sent) == [("extract", "e1"), ("poll", "f2"), ("transcribe", "e2")]
+
+
+async def test_a_poll_message_polls_a_due_feed_once_and_queues_its_new_episodes(world, tmp_path) -> None:
+    from dataclasses import replace
+
+    from tests.e2e.content import Item, build_feed
+
+    show = tmp_path / "show"
+    build_feed(show, "", "Show", [Item("one", "One", "one.vtt")])
+    feed, first = await world.poller.add_feed(str(show / "feed.xml"), origin="operator")
+    build_feed(show, "", "Show", [Item("two", "Two", "two.vtt"), Item("one", "One", "one.vtt")])
+    await world.repos.feeds.put(replace(feed, next_poll_at=world.clock.now()))
+    world.sent.sent.clear()
+    async with world.locks.hold(f"castfive:feed:{feed.id}"):
+        assert (await world.runner.poll_feed(feed.id)).result == "busy"
+    assert (await world.runner.poll_feed(feed.id)).result == "ran"
+    new = [e for e in await world.repos.episodes.all() if e.id not in {f.id for f in first}]
+    assert [e.title for e in new] == ["Two"]
+    assert world.sent.sent == [("transcribe", new[0].id)]
+    assert (await world.runner.poll_feed(feed.id)).result == "skipped"  # a duplicate: not due again
+    assert (await world.runner.poll_feed("no-such-feed")).result == "skipped"
+    assert world.sent.sent == [("transcribe", new[0].id)]
