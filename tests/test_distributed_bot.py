@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,29 @@ async def test_the_standby_bot_never_sends_until_the_active_one_dies_then_finish
 
 def _covered(telegram) -> set[int]:
     return {chat for chat, counts in telegram.per_chat().items() if len(counts) >= PER_DIGEST}
+
+
+async def test_a_bot_that_loses_its_database_stops_sending_and_exits_for_its_supervisor(
+        telegram, tmp_path, postgres_server, postgres_url, redis_url) -> None:
+    if isinstance(postgres_server, str):
+        pytest.skip("a database given by URL cannot be restarted here")
+    bot = make_bot(tmp_path / "a", telegram, postgres_url, redis_url)
+    await bot.start()
+    try:
+        await bot.wait_log("scheduler lease acquired", 60)
+        await asyncio.to_thread(postgres_server.stop)  # the lease's session dies with the server
+        try:
+            assert bot.proc is not None
+            code = await asyncio.wait_for(bot.proc.wait(), 30)
+        finally:
+            await asyncio.to_thread(postgres_server.start)
+        assert code == 0  # a clean stop: restart: unless-stopped brings it back as a standby
+        assert "scheduler lease lost" in bot.log_text()
+        await bot.kill()  # closes the run's log files
+        await bot.start()  # the restarted bot takes the lease again once the database is back
+        await bot.wait_log("scheduler lease acquired", 60)
+        code, _ = await bot.stop()
+        assert code == 0
+    finally:
+        if bot.proc is not None and bot.proc.returncode is None:
+            await bot.kill()
