@@ -1,8 +1,9 @@
-"""The fast reader: RSS 2.0 streamed through expat (defusedxml) straight into drafts.
+"""The fast reader: RSS 2.0 read off ElementTree's C parser straight into drafts.
 
 feedparser spends 2-4 ms of Python per item on bookkeeping no podcast needs; this reads the same
-values off ElementTree's C tree builder. Items beyond the cap are let go as soon as they end
-(their date is the only thing read), so a 100,000-item feed holds at most the cap in memory.
+values off the C tree builder (items: `core/feeds/rss_item.py`). A feed with more items than the
+cap is streamed, and items beyond it are let go as soon as they end (their date is the only thing
+read), so a 100,000-item feed holds at most the cap in memory.
 Anything it cannot take (Atom, RSS 1.0, a default namespace, XML that stays broken after the
 usual repairs) returns None and goes to feedparser.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
-from datetime import datetime
 from xml.etree.ElementTree import Element, ParseError, fromstring, iterparse
 
 import defusedxml
@@ -20,64 +20,18 @@ from defusedxml.ElementTree import DefusedXMLParser
 
 from core.errors import FeedParseError
 from core.feeds.cap import keep_newest
-from core.feeds.dates import parse_date
-from core.feeds.draft import FeedDraft, ItemDraft, MediaDraft
+from core.feeds.draft import FeedDraft
 from core.feeds.fields import absolute_url
-from core.feeds.podcast_ns import (
-    ItemExtras,
-    add_podcast_tag,
-    is_podcast_namespace,
-    mentions_podcast_namespace,
-)
-from core.feeds.psc import PSC_NAMESPACE, psc_chapters
+from core.feeds.podcast_ns import mentions_podcast_namespace
+from core.feeds.rss_item import Names, item_date, read_item
 from core.feeds.xmlguard import REFUSED_ENTITIES, declarations_visible, repair_common_faults
 
-_NAMESPACES = {
-    "http://www.itunes.com/dtds/podcast-1.0.dtd": "itunes",
-    "http://purl.org/rss/1.0/modules/content/": "content",
-    "http://search.yahoo.com/mrss/": "media",
-    "http://search.yahoo.com/mrss": "media",
-    "http://www.w3.org/2005/atom": "atom",
-    PSC_NAMESPACE: "psc",
-    "http://purl.org/dc/elements/1.1/": "dc",
-    "http://purl.org/dc/terms/": "dcterms",
-}
-_DATE_TAGS = {("", "pubdate"): 0, ("atom", "published"): 0, ("dcterms", "issued"): 0,
-              ("dc", "date"): 1, ("atom", "updated"): 1, ("dcterms", "modified"): 1,
-              ("dcterms", "created"): 2}
 _XMLNS = re.compile(rb"""xmlns:([A-Za-z_][\w.-]*)\s*=\s*["']([^"']*)["']""")
 _HTML_TYPES = ("text/html", "html", "application/xhtml+xml", "xhtml")
-_DESCRIPTION_TAGS = {("", "description"), ("content", "encoded"), ("itunes", "summary"),
-                     ("media", "description"), ("atom", "summary"), ("atom", "content")}
 
 
 class _NotRss(Exception):
     """The document is well-formed but not RSS 2.0: feedparser's turn."""
-
-
-class _Names:
-    """'{uri}local' -> (namespace kind, lowercase local name), cached per document."""
-
-    def __init__(self) -> None:
-        self._cache: dict[str, tuple[str, str]] = {}
-        self._prefixes: dict[str, str] = {}
-
-    def declare(self, prefix: str, uri: str) -> None:
-        # An unknown URI is known by its prefix, as feedparser does (xmlns:itunes="wrong").
-        self._prefixes.setdefault(uri, prefix.lower())
-
-    def __call__(self, tag: str) -> tuple[str, str]:
-        found = self._cache.get(tag)
-        if found is None:
-            if tag.startswith("{"):
-                uri, local = tag[1:].split("}", 1)
-                lowered = uri.lower()
-                kind = _NAMESPACES.get(lowered) or (
-                    "podcast" if is_podcast_namespace(uri) else self._prefixes.get(uri, "?"))
-            else:
-                kind, local = "", tag
-            found = self._cache[tag] = (kind, local.lower())
-        return found
 
 
 def read_rss(body: bytes, base_url: str | None, max_items: int) -> FeedDraft | None:
@@ -99,7 +53,7 @@ def read_rss(body: bytes, base_url: str | None, max_items: int) -> FeedDraft | N
 
 def _read(body: bytes, base_url: str | None, max_items: int,
           warnings: tuple[str, ...]) -> FeedDraft:
-    names = _Names()
+    names = Names()
     for prefix, uri in _XMLNS.findall(body[: body.find(b">", body.find(b"<rss")) + 1]):
         names.declare(prefix.decode("utf-8", "replace"), uri.decode("utf-8", "replace"))
     # By here no entity is declared (xmlguard wrote out the harmless ones and refused the
@@ -113,14 +67,14 @@ def _read(body: bytes, base_url: str | None, max_items: int,
         else:
             channel_box: list[Element] = []
             kept = keep_newest(_streamed_items(body, visible, channel_box), max_items,
-                               lambda el: _item_date(el, names), dropped=lambda el: el.clear())
+                               lambda el: item_date(el, names), dropped=lambda el: el.clear())
             channel = channel_box[0] if channel_box else None
     except defusedxml.DefusedXmlException:
         raise FeedParseError(REFUSED_ENTITIES) from None
     if channel is None:
         raise _NotRss  # <rss> without <channel>: feedparser words the error
     draft = _channel(channel, names, base_url, strict=mentions_podcast_namespace(body))
-    draft.items = [_item(el, names, base_url) for el in kept]
+    draft.items = [read_item(el, names, base_url) for el in kept]
     draft.item_count = sum(1 for child in channel if child.tag == "item")
     draft.warnings = warnings
     return draft
@@ -155,23 +109,7 @@ def _streamed_items(body: bytes, visible: bool, channel_box: list[Element]) -> I
             yield el
 
 
-def _item_date(el: Element, names: _Names) -> datetime | None:
-    for when in _dates(el, names):
-        if (parsed := parse_date(when)) is not None:
-            return parsed
-    return None
-
-
-def _dates(el: Element, names: _Names) -> tuple[str, ...]:
-    found: list[tuple[int, str]] = []
-    for child in el:
-        rank = _DATE_TAGS.get(names(child.tag))
-        if rank is not None and child.text and child.text.strip():
-            found.append((rank, child.text))
-    return tuple(text for _, text in sorted(found, key=lambda pair: pair[0]))
-
-
-def _channel(channel: Element, names: _Names, base_url: str | None, strict: bool) -> FeedDraft:
+def _channel(channel: Element, names: Names, base_url: str | None, strict: bool) -> FeedDraft:
     """The channel's own values. `strict`: the feed has Podcasting 2.0 tags, whose readers took
     the first link and image; feedparser (for the others) kept the last."""
     draft = FeedDraft()
@@ -217,91 +155,3 @@ def _channel_link(child: Element, kind: str, text: str, strict: bool) -> str | N
         return text.strip()
     rel, mime = child.get("rel") or "alternate", child.get("type") or "text/html"
     return child.get("href") if rel == "alternate" and mime in _HTML_TYPES else None
-
-
-def _item(el: Element, names: _Names, base_url: str | None) -> ItemDraft:
-    item = ItemDraft(dates=_dates(el, names))
-    extras = ItemExtras(guid=None)
-    marks: list[tuple[str | None, str | None, str | None]] = []
-    for child in el:
-        _read_child(child, names, item, extras, marks, base_url)
-    extras.guid = item.guid
-    item.extras = extras
-    item.chapters = psc_chapters(marks, base_url)
-    return item
-
-
-def _read_child(child: Element, names: _Names, item: ItemDraft, extras: ItemExtras,
-                marks: list[tuple[str | None, str | None, str | None]],
-                base_url: str | None) -> None:
-    kind, name = names(child.tag)
-    text = child.text or ""
-    if kind == "":
-        _plain(child, name, text, item)
-    elif kind == "podcast":
-        add_podcast_tag(extras, name, child, base_url)
-    elif (kind, name) in _DESCRIPTION_TAGS:
-        item.descriptions.append(text)
-    elif kind == "itunes":
-        if name == "title":
-            item.itunes_title = text.strip()
-        elif name == "duration":
-            item.duration = text
-    elif kind == "media":
-        _media(child, name, names, item)
-    elif kind == "atom" and name == "link":
-        _atom_link(child, item)
-    elif kind == "psc" and name == "chapters":
-        marks.extend((c.get("start"), c.get("title"), c.get("href")) for c in child
-                     if names(c.tag) == ("psc", "chapter"))
-
-
-def _plain(child: Element, name: str, text: str, item: ItemDraft) -> None:
-    if name == "guid":
-        item.guid = text.strip() or None
-        item.guid_is_permalink = child.get("isPermaLink", "true") == "true" and not item.links
-    elif name == "title":
-        if not item.title:
-            item.title = text.strip()
-    elif name == "link":
-        if text.strip():
-            item.links.append(text.strip())
-    elif name == "enclosure":
-        url = (child.get("url") or child.get("href") or "").strip()
-        if url:
-            item.enclosures.append(MediaDraft(url=url, type=(child.get("type") or "").strip(),
-                                              length=child.get("length")))
-    elif name == "description":
-        item.descriptions.append(text)
-
-
-def _media(child: Element, name: str, names: _Names, item: ItemDraft) -> None:
-    if name == "content":
-        url = (child.get("url") or "").strip()
-        if url:
-            item.media.append(MediaDraft(
-                url=url, type=(child.get("type") or "").strip(), length=child.get("fileSize"),
-                medium=(child.get("medium") or "").strip(), duration=child.get("duration"),
-                is_default=(child.get("isDefault") or "").strip().lower() == "true",
-            ))
-        for inner in child:  # a media:description inside the rendition
-            if names(inner.tag) == ("media", "description"):
-                item.descriptions.append(inner.text or "")
-    elif name == "group":
-        for inner in child:
-            kind, inner_name = names(inner.tag)
-            if kind == "media":
-                _media(inner, inner_name, names, item)
-
-
-def _atom_link(child: Element, item: ItemDraft) -> None:
-    href = (child.get("href") or "").strip()
-    rel = child.get("rel") or "alternate"
-    if not href:
-        return
-    if rel == "alternate":
-        item.links.append(href)
-    elif rel == "enclosure":
-        item.enclosures.append(MediaDraft(url=href, type=(child.get("type") or "").strip(),
-                                          length=child.get("length")))
-
