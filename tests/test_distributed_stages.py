@@ -162,3 +162,24 @@ async def test_a_poll_message_polls_a_due_feed_once_and_queues_its_new_episodes(
     assert (await world.runner.poll_feed(feed.id)).result == "skipped"  # a duplicate: not due again
     assert (await world.runner.poll_feed("no-such-feed")).result == "skipped"
     assert world.sent.sent == [("transcribe", new[0].id)]
+
+
+async def test_a_queue_outage_makes_the_poll_job_log_one_line_and_carry_on(world, caplog) -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from core.bootstrap import build_services
+    from core.distributed.scheduler import DistributedScheduler
+    from tests.test_pipeline import NoFetcher
+
+    class DownDispatcher:
+        async def send(self, stage: str, key: str) -> None:
+            raise RedisConnectionError("Error 111 connecting to redis:6379. Connection refused.")
+
+    services = build_services(world.settings, store=world.store, clock=world.clock, fetcher=NoFetcher(),
+                              transcriber=world.transcriber, extractor=world.extractor)
+    await world.episode("e1")
+    scheduler = DistributedScheduler(services, DownDispatcher())
+    await scheduler.poll_and_process()
+    assert scheduler.status.last_poll_error == "ConnectionError"
+    (line,) = [r for r in caplog.records if "poll job" in r.getMessage()]
+    assert "the queue is unreachable" in line.getMessage() and line.exc_info is None

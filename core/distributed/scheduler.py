@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from dramatiq.brokers.redis import RedisBroker
+from redis.exceptions import RedisError
 
 from core.bootstrap import Services
 from core.catalogue import sync_catalogue
@@ -52,6 +53,10 @@ class DistributedScheduler(CastfiveScheduler):
         except DiskFullError as exc:
             self.status.last_poll_error = type(exc).__name__
             log_disk_full(log, exc, "poll job")
+        except RedisError as exc:  # an outage, not a bug: one line a run, no traceback
+            self.status.last_poll_error = type(exc).__name__
+            log.warning("poll job: the queue is unreachable (%s); the next run tries again",
+                        type(exc).__name__)
         except Exception as exc:  # the job must survive anything (Redis away): the next run retries
             self.status.last_poll_error = type(exc).__name__
             log.exception("poll job failed")
