@@ -66,6 +66,18 @@ def test_parsing_20000_items_under_the_cap_costs_little_more_than_2000() -> None
     assert cpu_of(large) < 5 * base
 
 
+def test_a_huge_feed_only_feedparser_can_read_is_cut_at_the_cap_before_it_reads_it() -> None:
+    def broken(items: int) -> bytes:  # one unrecoverable fault: the fast reader gives up
+        return big_feed(items, notes="n").replace(b"</title>", b"</title><bad <<", 1)
+
+    small, large = broken(300), broken(3000)
+    cpu_of(small, max_items=300)
+    base = min(cpu_of(small, max_items=300) for _ in range(2))
+    feed = parse_feed(large, max_items=300)
+    assert [e.guid for e in feed.episodes] == [f"g{n}" for n in range(300)]
+    assert cpu_of(large, max_items=300) < 2 * base  # feedparser never sees the other 2,700
+
+
 _CHILD = """
 import resource, sys, time
 from core.feeds.parse import parse_feed
