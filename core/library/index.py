@@ -18,6 +18,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import ConfigError
 from core.insights.filler import drop_sponsor_segments
 from core.models import Insight, Transcript
 from core.retrieval import build_passages, terms
@@ -83,7 +84,14 @@ class SearchIndex:
         if self.path is not None:
             db.execute("PRAGMA journal_mode=WAL")  # a reader never waits for a writer's fsync
             db.execute("PRAGMA synchronous=NORMAL")  # derived data: a lost commit is re-indexed
-        db.executescript(_SCHEMA)
+        try:
+            db.executescript(_SCHEMA)
+        except sqlite3.OperationalError as exc:
+            db.close()
+            if "fts5" in str(exc).lower():
+                raise ConfigError("This Python's SQLite has no FTS5, which search needs; the python.org "
+                                  "and distribution builds have it.") from None
+            raise
         self._db = db
 
     def close(self) -> None:
