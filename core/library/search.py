@@ -118,25 +118,25 @@ class LibrarySearch:
         """The hits of one page, each with its show, episode, moment link and an insight to ask."""
         hits = []
         for c in candidates:
-            episode = await self.repos.episodes.get(c.hit.episode_id)
             feed = await self.repos.feeds.get(c.hit.feed_id)
-            if feed is None:
+            # checked when ranked; checked again here, as on every path that shows an insight
+            readable = feed is not None and (may_read(reader, c.insight, feed, history) if c.insight
+                                             else not feed.private)
+            if not readable or feed is None:
                 continue
-            audio = None if feed.private else (episode.audio_url if episode else None)
+            episode = await self.repos.episodes.get(c.hit.episode_id)
             page = episode.page_url if episode else None
             if feed.private and page and is_private(page):
-                page = None
-            insight = c.insight or await self._insight_near(reader, c.hit, feed, history)
-            if c.insight is not None and not may_read(reader, c.insight, feed, history):
-                continue  # checked when ranked; checked again, as every path to an insight is
+                page = None  # a private feed's links usually carry its token
+            audio = None if feed.private or episode is None else episode.audio_url
+            ask = c.insight or await self._insight_near(reader, c.hit, feed, history)
+            start = c.insight.start if c.insight else c.hit.start
             hits.append(SearchHit(
-                source="insight" if c.insight else "transcript",
-                show_title=feed.title, episode_title=episode.title if episode else "",
-                start=c.insight.start if c.insight else c.hit.start,
+                source="insight" if c.insight else "transcript", show_title=feed.title,
+                episode_title=episode.title if episode else "", start=start,
                 text=c.insight.text if c.insight else excerpt(c.hit.text, query, EXCERPT_CHARS),
-                quote=c.insight.quote if c.insight else "",
-                moment_url=moment_url(audio, c.insight.start if c.insight else c.hit.start),
-                page_url=page, insight_id=insight.id if insight else None, score=c.score))
+                quote=c.insight.quote if c.insight else "", moment_url=moment_url(audio, start),
+                page_url=page, insight_id=ask.id if ask else None, score=c.score))
         return hits
 
     async def _insight_near(self, reader: Subscriber, hit: IndexHit, feed: Feed,
