@@ -54,3 +54,4 @@ class FeedDraft:
     items: list[ItemDraft] = field(default_factory=list)
     item_count: int = 0  # items in the document, including those beyond the cap
     warnings: tuple[str, ...] = ()
+    reader: str = ""  # which reader read it, for the log: "rss" (fast) or "feedparser"

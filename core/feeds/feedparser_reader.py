@@ -60,6 +60,7 @@ def read_with_feedparser(body: bytes, base_url: str | None, max_items: int) -> F
         items=[_item(entry, more, base_url) for entry, more in kept],
         item_count=max(item_count, len(entries)),
         warnings=warnings,
+        reader="feedparser",
     )
 
 

@@ -1,4 +1,8 @@
-"""Feed bytes -> ParsedFeed: pure and synchronous (callers run it off the event loop)."""
+"""Feed bytes -> ParsedFeed: pure and synchronous (callers run it off the event loop).
+
+The XML guard first; then the fast RSS reader (`rss_reader`), and feedparser for what it cannot
+read (`feedparser_reader`); both fill drafts that `items` and `_finish` clean the same way.
+"""
 
 from __future__ import annotations
 
@@ -35,8 +39,9 @@ def parse_feed(body: bytes, base_url: str | None = None, *,
     body = inline_internal_entities(bytes(body))
     draft = read_rss(body, base_url, max_items) or read_with_feedparser(body, base_url, max_items)
     feed = _finish(draft, base_url)
-    log.info("feed %s parsed: %d items (%d kept), %d bytes, %.1f ms CPU", label or "-",
-             draft.item_count, len(draft.items), len(body), (time.process_time() - started) * 1000)
+    log.info("feed %s parsed: %d items (%d kept), %d bytes, %.1f ms CPU, %s reader", label or "-",
+             draft.item_count, len(draft.items), len(body), (time.process_time() - started) * 1000,
+             draft.reader)
     return feed
 
 

@@ -58,7 +58,7 @@ def _read(body: bytes, base_url: str | None, max_items: int,
         names.declare(prefix.decode("utf-8", "replace"), uri.decode("utf-8", "replace"))
     # By here no entity is declared (xmlguard wrote out the harmless ones and refused the
     # rest), so ElementTree's C parser, twice as fast, may read the document; defusedxml's
-    # refusing one reads what that byte-level check cannot see through (an EBCDIC body).
+    # refusing one reads any document in an encoding that byte-level check cannot see into.
     visible = declarations_visible(body)
     try:
         if body.count(b"<item") <= max_items:  # the whole tree in C, no event per element
@@ -77,6 +77,7 @@ def _read(body: bytes, base_url: str | None, max_items: int,
     draft.items = [read_item(el, names, base_url) for el in kept]
     draft.item_count = sum(1 for child in channel if child.tag == "item")
     draft.warnings = warnings
+    draft.reader = "rss"
     return draft
 
 
