@@ -67,6 +67,7 @@ class DeliveryService:
         # one lock per subscriber, shared with the service: a send's outcome re-reads and writes
         # the subscriber under it, so a follow made while the send was in flight is kept
         self.locks = KeyedLocks()
+        self._choosing = KeyedLocks()  # held across a choice; never while holding `locks`
         self._buckets = {
             # burst 2: a platform limit is "N in any second", so a full second's burst on top of
             # the steady rate would break it (bench/deliver.py measured the 429s that followed)
@@ -139,6 +140,13 @@ class DeliveryService:
         self, subscriber: Subscriber, local_date: str, catalog: Catalog, *, on_request: bool = False
     ) -> LedgerEntry:
         """Today's ledger entry for the subscriber, choosing the insights the first time only."""
+        # /today and the tick (or two /today) may ask at once: the second waits and reads the first's
+        async with self._choosing.hold(subscriber.id):
+            return await self._choose(subscriber, local_date, catalog, on_request)
+
+    async def _choose(
+        self, subscriber: Subscriber, local_date: str, catalog: Catalog, on_request: bool
+    ) -> LedgerEntry:
         existing = await self.repos.ledger.get(ledger_key(subscriber.id, local_date))
         if existing is not None:
             return existing
