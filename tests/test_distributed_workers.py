@@ -184,3 +184,18 @@ async def test_a_second_scheduler_waits_as_standby_and_takes_over_when_the_first
     assert time.monotonic() - started >= 1.0  # it waited five checks before starting
     await second.release()
     await first.release()
+
+
+async def test_a_worker_stops_cleanly_and_promptly_on_sigterm(tmp_path, postgres_url, redis_url, shared):
+    config = config_toml(tmp_path)
+    log = tmp_path / "w.log"
+    worker = start_worker(config, postgres_url, redis_url, log, processes=2)
+    try:
+        await wait_until(lambda: asyncio.sleep(0, log.read_text().count("worker ready") == 2), 90,
+                         "two worker processes ready")
+        began = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(worker.wait, 30)
+    finally:
+        stop(worker)
+    assert code == 0 and time.monotonic() - began < 15, log.read_text()[-2000:]
