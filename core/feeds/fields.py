@@ -101,7 +101,9 @@ def tidy_lines(text: str) -> str:
         text = text.replace(space, " ")
     if "  " in text:
         text = _SPACE_RUNS.sub(" ", text)
-    if _OTHER_SPACE.search(text):  # em spaces and the like: str.strip() takes them off lines
+    # Em spaces and the like, which str.strip() takes off lines; in ASCII only the separators.
+    if (any(c in text for c in "\x1c\x1d\x1e\x1f") if text.isascii()
+            else _OTHER_SPACE.search(text)):
         text = _LINE_EDGES.sub("\n", text)
     else:
         text = text.replace(" \n", "\n").replace("\n ", "\n")
