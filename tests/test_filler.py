@@ -45,6 +45,7 @@ def test_sponsor_cues_are_recognised(text: str) -> None:
     ("They do suggest if you can, toss us 40 bucks a day.", "promo"),
     ("Check out our other shows on the Changelog network, like JS Party.", "promo"),
     ("Changelog++ members get a bonus episode this week.", "promo"),
+    ("If you donate $60, I think you get the digital pack, which includes the screensaver.", "promo"),
     ("We're recording this on a Tuesday, so things may have changed.", "housekeeping"),
     ("We'll put a link to that in the show notes.", "housekeeping"),
 ])

@@ -114,7 +114,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"\bshout[- ]?outs?\b", r"\b(?:big|huge|special) thanks? (?:you )?to\b",
         r"\bbehind the show\b", r"\b(?:our|the show'?s) (?:partners?|friends) (?:at|over at)\b",
         r"\bbucks a (?:day|week|month|year)\b", r"\btoss (?:us|them|in)\b", r"\bchip in\b",
-        r"\bdonat(?:e|ion|ions|ing) (?:to|at|on|via)\b", r"\b(?:other|sister) (?:shows?|podcasts?)\b",
+        r"\bdonat(?:e|ion|ions|ing) (?:to|at|on|via)\b", r"\bif you (?:donate|pledge|become a (?:member|patron|supporter))\b", r"\b(?:other|sister) (?:shows?|podcasts?)\b",
         r"\bon the [\w ]{1,20} network\b", r"\bplus plus\b", r"\w\+\+",
         r"\b(?:go |should )(?:listen to|check out) (?:the|our|that) (?:show|episode|podcast)\b",
         r"\bmerch\b", r"\b(?:ad[- ]free|bonus) (?:feed|episodes?|content)\b",
