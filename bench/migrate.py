@@ -25,7 +25,15 @@ from core.adapters.postgres_store import PostgresStore  # noqa: E402
 from core.adapters.tinydb_store import TinyDBStore  # noqa: E402
 from core.distributed.migrate import migrate_store  # noqa: E402
 from core.ports import Change  # noqa: E402
-from tests.services import _start_postgres  # noqa: E402
+from tests.services import _pg_bin, _start_postgres  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_needs.py
+from _needs import Need, require  # noqa: E402
+
+# PostgreSQL's initdb lives in /usr/lib/postgresql/*/bin on Debian, off PATH: tests/services finds it.
+POSTGRES = Need("PostgreSQL", "apt-get install postgresql", lambda: _pg_bin("initdb") is not None,
+                apt="postgresql")
+NEEDS = (POSTGRES,)
 
 
 async def build(directory: Path, scale: float) -> int:
@@ -59,6 +67,7 @@ def _doc(table: str, i: int) -> dict:
 
 
 async def main() -> None:
+    require(__file__, NEEDS)
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0)

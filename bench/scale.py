@@ -32,7 +32,15 @@ from core.distributed.broker import build_broker, declare_actors  # noqa: E402
 from core.distributed.settings import DistributedSettings  # noqa: E402
 from core.models import Episode, EpisodeState, Feed  # noqa: E402
 from core.repos import Repos  # noqa: E402
-from tests.services import PostgresServer, RedisServer, _start_postgres, free_port  # noqa: E402
+from tests.services import PostgresServer, RedisServer, _pg_bin, _start_postgres, free_port  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_needs.py
+from _needs import Need, require, tool  # noqa: E402
+
+# PostgreSQL's initdb lives in /usr/lib/postgresql/*/bin on Debian, off PATH: tests/services finds it.
+POSTGRES = Need("PostgreSQL", "apt-get install postgresql", lambda: _pg_bin("initdb") is not None,
+                apt="postgresql")
+NEEDS = (POSTGRES, tool("redis-server"))
 from tests.test_pipeline import write_wav  # noqa: E402
 
 DEMO = REPO / "examples" / "demo"
@@ -151,6 +159,7 @@ async def run_once(pg, redis_url: str, workers: int, args, audio: list[Path], fo
 
 
 async def main() -> None:
+    require(__file__, NEEDS)
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", default="1,2,4", help="worker process counts (default 1,2,4)")
