@@ -13,6 +13,7 @@ from core.errors import DiskFullError, FeedParseError, FetchError, HttpStatusErr
 from core.feeds.back_catalogue import first_poll_queue, queue_episode, requeue_candidates
 from core.feeds.episodes import KnownEpisodes, metadata_hash, new_episode, updated_episode
 from core.feeds.fetching import Fetched, fetch_feed, is_private, status_sentence
+from core.feeds.fields import web_scheme
 from core.feeds.identity import assign_identities
 from core.feeds.local import is_web_url, local_path
 from core.feeds.parse import parse_feed
@@ -71,6 +72,7 @@ class FeedPoller:
         Returns the feed and the episodes this call stored, newest first; a feed that is
         already known comes back unchanged with an empty list.
         """
+        url = web_scheme(url)  # an itpc:// or pcast:// link from a podcast's page is its http:// feed
         fetch_location = self._validated_location(url, origin)
         feed_id = feed_id_for(url)
         async with self._lock_for(feed_id):
