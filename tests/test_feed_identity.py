@@ -12,6 +12,7 @@ from core.feeds.identity import (
     same_episode,
     unique_episodes,
 )
+from core.feeds.parse import parse_feed
 from core.ids import episode_id_for
 from core.models import ParsedEpisode
 
@@ -102,3 +103,12 @@ def test_an_edited_title_or_a_moved_enclosure_is_still_the_same_episode():
 
 def test_episode_ids_depend_on_the_feed_so_guid_1_in_two_feeds_differs():
     assert episode_id_for("fa", "1") != episode_id_for("fb", "1")
+
+
+def test_an_untitled_items_stand_in_date_title_keeps_the_identity_it_had_without_one():
+    body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>S</title><item>'
+            b"<description>Notes only</description><pubDate>Mon, 01 Jan 2024 12:00:00 GMT</pubDate>"
+            b"</item></channel></rss>")
+    (episode,) = parse_feed(body).episodes
+    assert episode.title == "2024-01-01"
+    assert episode_identity(episode) == "\x1f" + datetime(2024, 1, 1, 12, tzinfo=UTC).isoformat()

@@ -70,6 +70,8 @@ def episode_identity(ep: ParsedEpisode) -> str:
         return key
     title = " ".join(ep.title.split())
     date = ep.published_at.isoformat() if ep.published_at else ""
+    if ep.published_at and title == ep.published_at.date().isoformat():
+        title = ""  # the parser's stand-in for an untitled item: keep the key it always had
     if title or date:
         return f"{title}{_SEPARATOR}{date}"
     digest = hashlib.sha256(ep.description.encode("utf-8")).hexdigest()[:20]
