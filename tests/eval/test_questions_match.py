@@ -1,0 +1,56 @@
+"""The answers benchmark's question files agree with the product's own parse of their transcripts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.transcripts.parse import parse_transcript
+from core.transcripts.select import normalise_mime
+from tests.eval.dataset import EVAL, SHARED, find_all, words
+
+HELD_OUT = EVAL / "questions_heldout.json"
+CALIBRATED = EVAL / "questions.json"
+_needs_shared = pytest.mark.skipif(not (SHARED / "eval-transcripts").is_dir(),
+                                   reason="../shared/corpus/eval-transcripts is absent")
+
+
+def _questions(path: Path) -> list[dict]:
+    return json.loads(path.read_text(encoding="utf-8"))["questions"]
+
+
+def _answerable(path: Path) -> list[dict]:
+    return [q for q in _questions(path) if q["answerable"]]
+
+
+def test_held_out_file_has_twenty_answerable_and_twenty_unanswerable():
+    questions = _questions(HELD_OUT)
+    assert sum(q["answerable"] for q in questions) == 20
+    assert sum(not q["answerable"] for q in questions) == 20
+    calibrated = {q["question"] for q in _questions(CALIBRATED)}
+    assert not calibrated & {q["question"] for q in questions}
+
+
+def test_held_out_file_shares_no_episode_with_the_calibrated_one():
+    calibrated = {q["transcript"] for q in _questions(CALIBRATED)}
+    assert not calibrated & {q["transcript"] for q in _questions(HELD_OUT)}
+
+
+def test_every_answerable_question_has_an_anchor_and_a_span():
+    for q in _answerable(HELD_OUT):
+        assert q["anchor"] and q["answer_from"] <= q["answer_to"], q["question"]
+
+
+@_needs_shared
+@pytest.mark.parametrize("q", _answerable(HELD_OUT), ids=lambda q: q["question"][:40])
+def test_held_out_anchor_is_said_within_its_answer_span(q):
+    path = SHARED / q["transcript"].removeprefix("corpus:")
+    segments = parse_transcript(path.read_bytes(), normalise_mime(None, path.name))
+    tokens = [(w, seg) for seg in segments for w in words(seg.text)]
+    needle = words(q["anchor"])
+    starts = find_all([w for w, _ in tokens], needle)
+    assert len(starts) == 1, f"anchor found {len(starts)} times: {q['anchor']!r}"
+    first, last = tokens[starts[0]][1], tokens[starts[0] + len(needle) - 1][1]
+    assert q["answer_from"] - 0.01 <= first.start and last.end <= q["answer_to"] + 0.01
