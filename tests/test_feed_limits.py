@@ -56,14 +56,16 @@ def test_only_the_newest_items_up_to_the_cap_become_episodes(oldest_first: bool)
     assert [e.guid for e in feed.episodes] == [f"g{n}" for n in range(100)]
 
 
-def test_parsing_20000_items_under_the_cap_costs_little_more_than_2000() -> None:
-    small, large = big_feed(2000), big_feed(20_000)
-    cpu_of(small)  # warm up imports and caches
-    base = min(cpu_of(small) for _ in range(2))
+def test_parsing_20000_items_under_the_cap_costs_a_fraction_of_reading_them_all() -> None:
+    large = big_feed(20_000)
+    cpu_of(big_feed(200))  # warm up imports and caches
     assert len(parse_feed(large).episodes) == 2000
-    # 10x the items: the 18,000 beyond the cap are tokenised and dated, nothing more
-    # (measured 3.3x; the uncapped parse of the same feed costs 12x).
-    assert cpu_of(large) < 5 * base
+    # The 18,000 items beyond the cap are tokenised and dated, nothing more: a fraction of what
+    # building all 20,000 costs (measured 3.3x vs 12x a 2,000-item parse). Both runs share this
+    # process and moment, so a loaded machine slows them alike.
+    capped = min(cpu_of(large) for _ in range(2))
+    uncapped = cpu_of(large, max_items=20_000)
+    assert capped < 0.6 * uncapped
 
 
 def test_a_huge_feed_only_feedparser_can_read_is_cut_at_the_cap_before_it_reads_it() -> None:
