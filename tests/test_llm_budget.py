@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -75,7 +76,25 @@ async def test_the_budget_survives_a_restart_and_resets_at_utc_midnight() -> Non
         await restarted.complete(MESSAGES, max_tokens=10)
     clock.set(datetime(2026, 11, 29, 0, 0, 1, tzinfo=UTC))
     await restarted.complete(MESSAGES, max_tokens=10)
-    assert set(store.tables["llm_budget"]) == {"2026-11-28", "2026-11-29"}
+    assert {key.split("|")[0] for key in store.tables["llm_budget"]} == {"2026-11-28", "2026-11-29"}
+
+
+class SlowStore(FakeStore):
+    """A store whose reads take a moment to come back, as a database's do: other tasks run meanwhile."""
+
+    async def get(self, table: str, key: str):  # type: ignore[no-untyped-def]
+        found = await super().get(table, key)
+        await asyncio.sleep(0)  # the answer is on its way back while others run
+        return found
+
+
+async def test_two_processes_charging_at_once_lose_no_charge() -> None:
+    """Two extraction workers on one database: each keeps its own book, the day sums them."""
+    store, clock = SlowStore(), FakeClock()
+    workers = [budgeted(CountingLLM(tokens=(100, 20), cost=0.01), store, clock) for _ in range(2)]
+    await asyncio.gather(*(w.complete(MESSAGES, max_tokens=10) for w in workers for _ in range(10)))
+    spent = await workers[0].budget.spent_today()
+    assert (spent.calls, spent.tokens, spent.cost_usd) == (20, 20 * 120, 0.2)
 
 
 async def test_caps_of_zero_mean_no_cap() -> None:

@@ -1,9 +1,17 @@
-"""A per-day (UTC) token and cost budget for language-model calls, persisted in the store."""
+"""A per-day (UTC) token and cost budget for language-model calls, persisted in the store.
+
+Each process keeps its own book for the day (key "date|process") and the day's spend is the sum of
+every book: with several extraction workers on one database, two charging at once never overwrite
+each other's read-modify-write (a shared document would lose one of the charges).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -43,19 +51,19 @@ class LLMBudget:
         self.store = store
         self.clock = clock
         self.settings = settings
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # serialises this process's own book
+        self._process = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
     def _today(self) -> str:
         return self.clock.now().date().isoformat()
 
     async def spent_today(self) -> DaySpend:
-        """Today's spend (zero when nothing was called yet)."""
+        """Today's spend across every process's book (zero when nothing was called yet)."""
         date = self._today()
-        doc = await self.store.get(TABLE, date)
-        if doc is None:
-            return DaySpend(date)
-        return DaySpend(date, int(doc.get("tokens", 0)), float(doc.get("cost_usd", 0.0)),
-                        int(doc.get("calls", 0)))
+        books = [d for d in await self.store.all(TABLE) if d.get("date") == date]
+        return DaySpend(date, sum(int(d.get("tokens", 0)) for d in books),
+                        round(sum(float(d.get("cost_usd", 0.0)) for d in books), 6),
+                        sum(int(d.get("calls", 0)) for d in books))
 
     async def ensure_room(self, tokens_needed: int) -> None:
         """Raise BudgetExhaustedError when a call of about `tokens_needed` would pass a cap."""
@@ -86,15 +94,17 @@ class LLMBudget:
         tokens = reply.prompt_tokens + reply.completion_tokens
         if tokens <= 0:
             tokens = estimated_tokens + estimate_tokens(reply.text)
+        date = self._today()
+        key = f"{date}|{self._process}"
         async with self._lock:
-            spent = await self.spent_today()
-            updated = DaySpend(spent.date, spent.tokens + tokens,
-                               round(spent.cost_usd + max(0.0, reply.cost_usd), 6), spent.calls + 1)
-            await self.store.put(TABLE, updated.date, {
-                "date": updated.date, "tokens": updated.tokens,
-                "cost_usd": updated.cost_usd, "calls": updated.calls,
+            mine = await self.store.get(TABLE, key) or {}
+            await self.store.put(TABLE, key, {
+                "date": date, "process": self._process,
+                "tokens": int(mine.get("tokens", 0)) + tokens,
+                "cost_usd": round(float(mine.get("cost_usd", 0.0)) + max(0.0, reply.cost_usd), 6),
+                "calls": int(mine.get("calls", 0)) + 1,
             })
-        return updated
+            return await self.spent_today()
 
 
 class BudgetedLLM:
