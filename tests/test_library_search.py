@@ -13,6 +13,7 @@ from core.blobs import save_transcript
 from core.bootstrap import Services, build_services
 from core.config import Settings
 from core.errors import NotFoundError, ValidationError
+from core.library import index as index_module
 from core.library import search as search_module
 from core.library.index import SearchIndex
 from core.library.indexing_store import IndexingStore
@@ -203,4 +204,15 @@ def test_the_index_file_survives_a_reopen(tmp_path) -> None:
     index.close()
     again = SearchIndex(tmp_path / "index.sqlite3")
     assert [h.ref for h in again.match(["quokka"], "i", ["f"])] == ["x1"]
+    again.close()
+
+
+def test_an_index_made_with_other_search_terms_is_emptied_to_be_refilled(tmp_path, monkeypatch) -> None:
+    index = SearchIndex(tmp_path / "index.sqlite3")
+    index.update_insights([Insight(id="x1", episode_id="e", feed_id="f", text="Quokkas smile.",
+                                   quote="quokkas smile", start=1, end=2)])
+    index.close()
+    monkeypatch.setattr(index_module, "INDEX_VERSION", index_module.INDEX_VERSION + 1)
+    again = SearchIndex(tmp_path / "index.sqlite3")
+    assert again.indexed_insights() == set() and again.match(["quokka"], "i", ["f"]) == []
     again.close()

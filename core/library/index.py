@@ -25,6 +25,9 @@ from core.retrieval import build_passages, terms
 
 INSIGHT, PASSAGE = "i", "p"
 INDEX_FILE = "search-index.sqlite3"  # beside the store: derived data, rebuilt if deleted
+INDEX_VERSION = 1  # raise when what a document's body or scope holds changes
+_PROBE = ("The hosts weren't studying batteries; they're running studies on the cities' parties, "
+          "and it mentioned Café Zürich's 3,200 EV-chargers!")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS doc (
@@ -32,6 +35,7 @@ CREATE TABLE IF NOT EXISTS doc (
     feed_id TEXT NOT NULL, start REAL NOT NULL, end REAL NOT NULL, text TEXT NOT NULL,
     body TEXT NOT NULL, scope TEXT NOT NULL, UNIQUE (kind, ref));
 CREATE INDEX IF NOT EXISTS doc_episode ON doc (episode_id, kind);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5 (
     body, scope, content='doc', content_rowid='id', tokenize='unicode61 remove_diacritics 0');
 """
@@ -49,6 +53,11 @@ class IndexHit:
     end: float
     text: str
     score: float  # BM25, higher is better
+
+
+def terms_fingerprint() -> str:
+    """What the indexed bodies depend on: this module's layout and what `terms` makes of a probe."""
+    return hashlib.sha1(f"{INDEX_VERSION} {' '.join(terms(_PROBE))}".encode()).hexdigest()[:16]
 
 
 def scope_token(kind: str, feed_id: str) -> str:
@@ -93,6 +102,19 @@ class SearchIndex:
                                   "and distribution builds have it.") from None
             raise
         self._db = db
+        self._check_terms(db)
+
+    @staticmethod
+    def _check_terms(db: sqlite3.Connection) -> None:
+        """Empty an index made with other search terms (stems, stopwords, schema): its postings no
+        longer meet the queries, so it is refilled from the store by the start-up catch-up."""
+        found = db.execute("SELECT value FROM meta WHERE key = 'terms'").fetchone()
+        if found is not None and found[0] == terms_fingerprint():
+            return
+        with db:
+            db.execute("INSERT INTO fts (fts) VALUES ('delete-all')")
+            db.execute("DELETE FROM doc")
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('terms', ?)", (terms_fingerprint(),))
 
     def close(self) -> None:
         """Close the file."""
