@@ -43,14 +43,14 @@ sys.path.insert(0, str(ROOT))
 from bench.fakes_limits import Limits  # noqa: E402
 from bot.discord_bot import DiscordAdapter  # noqa: E402
 from bot.telegram_bot import TelegramAdapter  # noqa: E402
-from core.adapters.tinydb_store import TinyDBStore  # noqa: E402
 from core.bootstrap import Services, build_services  # noqa: E402
 from core.config import DataSettings, DiscordSettings, Secrets, Settings, TelegramSettings  # noqa: E402
-from core.delivery import DeliveryService  # noqa: E402
+from core.delivery.ratelimit import TokenBucket  # noqa: E402
+from core.delivery.service import DeliveryService  # noqa: E402
 from core.models import Episode, EpisodeState, Feed, Insight, InsightKind, Subscriber  # noqa: E402
 from core.ports import Change  # noqa: E402
-from core.ratelimit import TokenBucket  # noqa: E402
-from core.repos import MessageState, Repos, ledger_key  # noqa: E402
+from core.store.repos import MessageState, Repos, ledger_key  # noqa: E402
+from core.store.tinydb_store import TinyDBStore  # noqa: E402
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)  # every digest (08:00 UTC) is due
 DAY = NOW.date().isoformat()

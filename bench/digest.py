@@ -31,10 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.adapters.tinydb_store import TinyDBStore
-from core.codec import to_doc
 from core.config import DeliverySettings, Settings
-from core.delivery import DeliveryService
+from core.delivery.schedule import local_day_of
+from core.delivery.service import DeliveryService
 from core.digests import DigestBuilder
 from core.models import (
     Episode,
@@ -47,8 +46,9 @@ from core.models import (
 )
 from core.ports import Change
 from core.ranking import choose_digest
-from core.repos import LedgerEntry, LedgerMessage, Repos
-from core.schedule import local_day_of
+from core.store.codec import to_doc
+from core.store.repos import LedgerEntry, LedgerMessage, Repos
+from core.store.tinydb_store import TinyDBStore
 
 NOW = datetime(2026, 11, 28, 22, 0, tzinfo=UTC)  # every zone below is past its delivery time
 ZONES = [  # (zone, delivery times that are due at NOW; east of Berlin it is already tomorrow)

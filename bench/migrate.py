@@ -21,10 +21,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from core.adapters.postgres_store import PostgresStore  # noqa: E402
-from core.adapters.tinydb_store import TinyDBStore  # noqa: E402
-from core.distributed.migrate import migrate_store  # noqa: E402
+from core.jobs.distributed.migrate import migrate_store  # noqa: E402
 from core.ports import Change  # noqa: E402
+from core.store.postgres_store import PostgresStore  # noqa: E402
+from core.store.tinydb_store import TinyDBStore  # noqa: E402
 from tests.services import _pg_bin, _start_postgres  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_needs.py

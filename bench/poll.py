@@ -33,7 +33,7 @@ from core.feeds.parse import parse_feed
 from core.feeds.poller import FeedPoller
 from core.ids import feed_id_for
 from core.models import Feed
-from core.tables import Table
+from core.store.tables import Table
 from tests.fakes.clock import FakeClock
 from tests.fakes.memory_store import FakeStore
 

@@ -26,12 +26,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from core.adapters.postgres_store import PostgresStore  # noqa: E402
 from core.config import DataSettings, InsightSettings, Secrets, Settings  # noqa: E402
-from core.distributed.broker import build_broker, declare_actors  # noqa: E402
-from core.distributed.settings import DistributedSettings  # noqa: E402
+from core.jobs.distributed.broker import build_broker, declare_actors  # noqa: E402
+from core.jobs.distributed.settings import DistributedSettings  # noqa: E402
 from core.models import Episode, EpisodeState, Feed  # noqa: E402
-from core.repos import Repos  # noqa: E402
+from core.store.postgres_store import PostgresStore  # noqa: E402
+from core.store.repos import Repos  # noqa: E402
 from tests.services import PostgresServer, RedisServer, _pg_bin, _start_postgres, free_port  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_needs.py

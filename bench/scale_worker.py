@@ -14,12 +14,12 @@ import wave
 from pathlib import Path
 
 from bot.logging_setup import setup_logging
-from core.adapters.postgres_store import PostgresStore
 from core.bootstrap import Services, build_services
 from core.config import Settings, load_settings
-from core.distributed.dsn import url_secrets
-from core.distributed.worker import WorkerApp, make_worker_broker
+from core.dsn import url_secrets
+from core.jobs.distributed.worker import WorkerApp, make_worker_broker
 from core.models import Segment
+from core.store.postgres_store import PostgresStore
 
 
 class WaitingTranscriber:

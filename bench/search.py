@@ -33,15 +33,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rank_bm25 import BM25Okapi
 
-from core.blobs import transcript_blob
-from core.codec import to_doc
 from core.digests import SentHistory
 from core.library.index import SearchIndex
 from core.library.indexing_store import IndexingStore
 from core.library.service import LibraryService
 from core.models import Episode, EpisodeState, Feed, Insight, Segment, Subscriber, Transcript
-from core.repos import LedgerEntry, LedgerMessage, Repos
 from core.retrieval import build_passages, terms
+from core.store.blobs import transcript_blob
+from core.store.codec import to_doc
+from core.store.repos import LedgerEntry, LedgerMessage, Repos
 from tests.fakes.clock import FakeClock
 from tests.fakes.memory_store import FakeStore
 

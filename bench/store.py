@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.adapters.tinydb_store import TinyDBStore
 from core.ports import Change
+from core.store.tinydb_store import TinyDBStore
 
 
 def ledger_doc(n: int) -> dict:

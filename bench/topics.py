@@ -22,7 +22,7 @@ from core.config import Settings
 from core.digests import DigestBuilder, SentHistory
 from core.models import Insight, Subscriber
 from core.ranking import is_near_duplicate
-from core.repos import Repos
+from core.store.repos import Repos
 from core.topics import TopicBoost
 from tests.fakes.memory_store import FakeStore
 from tests.test_digests import NOW, TODAY, WORDS, make_history, make_subscriber, make_world

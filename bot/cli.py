@@ -219,7 +219,7 @@ async def cmd_queue(services: Services, args: argparse.Namespace) -> int:
 
 async def cmd_transcript(services: Services, args: argparse.Namespace) -> int:
     """Print an episode's transcript."""
-    from core.blobs import load_transcript
+    from core.store.blobs import load_transcript
 
     episode = await _episode(services, args.episode)
     transcript = await load_transcript(services.store, episode.id)

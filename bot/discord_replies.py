@@ -21,9 +21,9 @@ from bot.render_discord import (
     SOMETHING_WENT_WRONG,
     rate_limited_text,
 )
+from core.delivery.subscriptions import subscriber_id_for
 from core.errors import CastfiveError, RateLimitedError
 from core.ports import CastfiveApi
-from core.subscriptions import subscriber_id_for
 
 log = logging.getLogger("castfive.discord")
 

@@ -24,7 +24,7 @@ from core.bootstrap import Services, build_services
 from core.config import Settings, load_settings
 from core.errors import CastfiveError
 from core.health import start_health_server
-from core.scheduler import CastfiveScheduler
+from core.jobs.scheduler import CastfiveScheduler
 
 log = logging.getLogger("castfive.runtime")
 
@@ -61,7 +61,7 @@ class Runtime:
         self.scheduler = CastfiveScheduler(services)
         self.lease: Any = None  # distributed mode: only the lease holder starts anything
         if services.settings.distributed.mode == "distributed":
-            from core.distributed.runtime import distributed_scheduling
+            from core.jobs.distributed.runtime import distributed_scheduling
 
             self.scheduler, self.lease = distributed_scheduling(services)
         self.started_adapters: list[Any] = []

@@ -30,9 +30,9 @@ async def queue_scan(services: Services, *, quiet: bool) -> None:
 
     Processing here too would race the workers for the same episodes.
     """
-    from core.distributed.broker import build_broker, declare_actors
-    from core.distributed.dispatch import ActorDispatcher
-    from core.distributed.sweep import Sweeper
+    from core.jobs.distributed.broker import build_broker, declare_actors
+    from core.jobs.distributed.dispatch import ActorDispatcher
+    from core.jobs.distributed.sweep import Sweeper
 
     settings = services.settings
 

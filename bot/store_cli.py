@@ -7,7 +7,7 @@ import asyncio
 import sys
 
 from core.config import Settings
-from core.distributed.dsn import DATABASE_URL_ENV, mask_dsn
+from core.dsn import DATABASE_URL_ENV, mask_dsn
 
 
 def add_store_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,8 +30,8 @@ def run_store(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _migrate(settings: Settings, url: str) -> int:
-    from core.adapters.postgres_store import PostgresStore
-    from core.distributed.migrate import check_source, migrate_store
+    from core.jobs.distributed.migrate import check_source, migrate_store
+    from core.store.postgres_store import PostgresStore
 
     check_source(settings.data_dir)
     store = PostgresStore(url)

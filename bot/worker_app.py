@@ -13,8 +13,8 @@ import os
 from bot.cli import find_config
 from bot.logging_setup import setup_logging
 from core.config import load_settings
-from core.distributed.dsn import url_secrets
-from core.distributed.worker import WorkerApp, make_worker_broker
+from core.dsn import url_secrets
+from core.jobs.distributed.worker import WorkerApp, make_worker_broker
 
 QUEUES_ENV = "CASTFIVE_WORKER_QUEUES"
 THREADS_ENV = "CASTFIVE_WORKER_THREADS"

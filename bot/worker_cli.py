@@ -7,7 +7,7 @@ import os
 import sys
 
 from core.config import Settings
-from core.distributed.dispatch import STAGES
+from core.jobs.distributed.dispatch import STAGES
 
 WORKER_MODULE = "bot.worker_app:broker"  # dramatiq uses its own default broker without the name
 

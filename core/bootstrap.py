@@ -10,18 +10,18 @@ from typing import Any
 
 from core.catalogue import sync_catalogue
 from core.config import Settings
-from core.delivery import DeliveryService
+from core.delivery.service import DeliveryService
 from core.digests import DigestBuilder
 from core.feeds.poller import FeedPoller
 from core.insights.paraphrase import ParaphraseJudge
+from core.jobs.pipeline import CrashHook, EpisodePipeline
 from core.library.index import INDEX_FILE, SearchIndex
 from core.library.indexing_store import IndexingStore
 from core.library.service import LibraryService
-from core.pipeline import CrashHook, EpisodePipeline
 from core.ports import LLM, ChatPort, Clock, Extractor, Fetcher, Store, Transcriber
 from core.qa import Answerer
-from core.repos import Repos
 from core.service import CastfiveService
+from core.store.repos import Repos
 from core.timeutil import SystemClock
 
 log = logging.getLogger(__name__)
@@ -83,11 +83,11 @@ def build_services(
     clock = clock or SystemClock()
     index = SearchIndex(settings.data_dir / INDEX_FILE if store is None else None)  # a test's: memory
     if store is None and settings.distributed.mode == "distributed":
-        from core.adapters.postgres_store import PostgresStore
+        from core.store.postgres_store import PostgresStore
 
         store = PostgresStore(settings.secrets.database_url)
     if store is None:
-        from core.adapters.tinydb_store import TinyDBStore
+        from core.store.tinydb_store import TinyDBStore
 
         store = TinyDBStore(settings.data_dir)
     store = IndexingStore(store, index)  # insights and transcripts are indexed as they are stored

@@ -10,7 +10,7 @@ from core.config import Settings
 from core.errors import CastfiveError
 from core.feeds.poller import FeedPoller
 from core.ids import feed_id_for
-from core.repos import Repos
+from core.store.repos import Repos
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.distributed.settings import MODES, DistributedSettings
 from core.errors import ConfigError
+from core.jobs.distributed.settings import MODES, DistributedSettings
 
 MiB = 1024 * 1024
 

@@ -19,7 +19,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from core.cadence import lookback
-from core.codec import from_doc
 from core.config import Settings
 from core.feeds.fetching import is_private
 from core.insights.paraphrase import MeaningIndex, ParaphraseJudge
@@ -34,7 +33,8 @@ from core.models import (
 )
 from core.ports import Doc, Store
 from core.ranking import Fingerprint, term_weight
-from core.repos import LedgerEntry, Repos
+from core.store.codec import from_doc
+from core.store.repos import LedgerEntry, Repos
 from core.topics import TopicBoost
 
 NEAR_DUPLICATE = 0.5  # ranking.choose_digest's defaults, which the old per-subscriber path used

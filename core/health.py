@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from core.scheduler import RuntimeStatus
+from core.jobs.scheduler import RuntimeStatus
 
 STALE_TICKS = 3  # this many tick intervals without a finished tick means delivery is stuck
 STALE_SLACK = timedelta(seconds=60)  # plus this, so one slow round is not an outage

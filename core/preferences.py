@@ -8,11 +8,11 @@ import dataclasses
 import logging
 
 from core.cadence import ScheduleChange, apply_schedule
+from core.delivery.subscriptions import require_subscriber
 from core.models import Subscriber
 from core.ports import Embedder
-from core.repos import Repos
+from core.store.repos import Repos
 from core.subscriber_locks import KeyedLocks
-from core.subscriptions import require_subscriber
 from core.topics import parse_topics
 
 log = logging.getLogger(__name__)

@@ -8,12 +8,14 @@ import time
 from datetime import datetime, timedelta
 
 from core.access import may_read
-from core.blobs import load_transcript
 from core.cadence import ScheduleChange
 from core.catalogue import catalogue_feed_ids
 from core.chat_cooldown import ChatCooldown
 from core.config import Settings
-from core.delivery import DeliveryService
+from core.delivery.ratelimit import UserRateLimiter
+from core.delivery.schedule import local_day_of, next_delivery
+from core.delivery.service import DeliveryService
+from core.delivery.subscriptions import deactivate, migrate, require_subscriber, subscriber_id_for
 from core.digests import DigestBuilder, item_for
 from core.errors import (
     LimitReachedError,
@@ -35,10 +37,8 @@ from core.ports import AddFeedResult, Clock, Embedder, Fetcher, ImportResult, Me
 from core.preferences import Preferences
 from core.qa import Answerer
 from core.ranking import apply_feedback
-from core.ratelimit import UserRateLimiter
-from core.repos import Conversation, MessageLink, MessageState, Repos, SearchChoice, ledger_key
-from core.schedule import local_day_of, next_delivery
-from core.subscriptions import deactivate, migrate, require_subscriber, subscriber_id_for
+from core.store.blobs import load_transcript
+from core.store.repos import Conversation, MessageLink, MessageState, Repos, SearchChoice, ledger_key
 from core.timeutil import parse_hhmm, parse_zone
 
 log = logging.getLogger(__name__)

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.blobs import save_transcript
 from core.bootstrap import Services
+from core.delivery.subscriptions import subscriber_id_for
 from core.models import Feed, Segment, Transcript, Turn
-from core.repos import Conversation, LedgerEntry, LedgerMessage, MessageState
-from core.subscriptions import subscriber_id_for
+from core.store.blobs import save_transcript
+from core.store.repos import Conversation, LedgerEntry, LedgerMessage, MessageState
 from tests.fakes.seed import seed
 
 FEEDS = ("public", "private", "catalogue")

@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.adapters.postgres_store import PostgresStore
 from core.config import DataSettings, InsightSettings, PipelineSettings, Secrets, Settings
-from core.distributed.settings import DistributedSettings
+from core.jobs.distributed.settings import DistributedSettings
 from core.models import Episode, EpisodeState, Feed, TranscriptLink
-from core.repos import Repos
+from core.store.postgres_store import PostgresStore
+from core.store.repos import Repos
 
 VTT = """WEBVTT
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
-from core.blobs import save_transcript
 from core.bootstrap import Services
 from core.models import Insight, Segment, Transcript
-from core.repos import LedgerEntry, LedgerMessage
+from core.store.blobs import save_transcript
+from core.store.repos import LedgerEntry, LedgerMessage
 from tests.fakes.seed import seed
 
 ADA, BOB = "telegram:5101", "telegram:5102"

@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.adapters import atomic_json
-from core.adapters.tinydb_store import TinyDBStore
 from core.ports import Change
+from core.store import atomic_json
+from core.store.tinydb_store import TinyDBStore
 
 CRASH_POINT = "CASTFIVE_CRASH_POINT"
 CRASH_AT = "CASTFIVE_CRASH_AT"

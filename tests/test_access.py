@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.blobs import save_transcript
 from core.errors import NotFoundError, RateLimitedError
 from core.models import Feed, Segment, Transcript
-from core.repos import LedgerEntry, LedgerMessage, MessageState
+from core.store.blobs import save_transcript
+from core.store.repos import LedgerEntry, LedgerMessage, MessageState
 from tests.test_service import make_services
 
 PUBLIC = Feed(id="pub", url="https://example.org/public.xml", title="Public", origin="user")

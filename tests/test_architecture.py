@@ -43,3 +43,30 @@ def test_litellm_is_imported_lazily_never_at_module_level():
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                 assert not any(n.split(".")[0] == "litellm" for n in names), path
+
+
+
+# The tree shows the flow: storage at the bottom, delivery above it, the job runners on top.
+# A layer imports only from below (and from the shared modules at the top level of core/).
+LAYERS = {"store": set(), "delivery": {"store"}, "jobs": {"store", "delivery"}}
+
+
+def _upward_imports(package: str, core: Path = CORE) -> list[str]:
+    """Imports in core/<package> of a layer that is not below it."""
+    return sorted(
+        f"{path.relative_to(core.parent)} imports {name}"
+        for path in sorted((core / package).rglob("*.py"))
+        for name in _imports(path)
+        if name.split(".")[0] == "core" and len(name.split(".")) > 1
+        and name.split(".")[1] in LAYERS.keys() - LAYERS[package] - {package}
+    )
+
+
+def test_each_layer_of_core_imports_only_from_the_layers_below_it():
+    assert [line for package in LAYERS for line in _upward_imports(package)] == []
+
+
+def test_the_layer_check_sees_an_import_from_above(tmp_path):
+    (tmp_path / "core" / "store").mkdir(parents=True)
+    (tmp_path / "core" / "store" / "bad.py").write_text("from core.jobs.pipeline import EpisodePipeline\n")
+    assert _upward_imports("store", tmp_path / "core") == ["core/store/bad.py imports core.jobs.pipeline"]

@@ -17,7 +17,7 @@ from core.errors import NotFoundError
 from core.feeds.back_catalogue import first_poll_queue
 from core.feeds.poller import FeedPoller
 from core.models import Episode, EpisodeState
-from core.tables import Table
+from core.store.tables import Table
 from tests.fakes.clock import FakeClock
 from tests.fakes.http_server import serve_app
 from tests.fakes.memory_store import FakeStore

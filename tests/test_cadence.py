@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from core.cadence import ScheduleChange, apply_schedule, describe, parse_time_words, schedule_change
+from core.delivery.schedule import due_date, next_delivery
 from core.errors import ValidationError
 from core.models import Cadence, Subscriber
-from core.schedule import due_date, next_delivery
 
 
 def sub(zone: str = "UTC", at: str = "08:00", cadence: Cadence = Cadence.DAILY, weekday: int = 0,
@@ -138,7 +138,7 @@ def test_next_delivery_skips_to_the_next_day_of_the_cadence() -> None:
 
 
 def test_a_stored_subscriber_without_cadence_fields_loads_as_daily() -> None:
-    from core.codec import from_doc, to_doc
+    from core.store.codec import from_doc, to_doc
 
     doc = to_doc(sub())
     for key in ("cadence", "delivery_weekday", "topics", "topic_vectors", "topic_model"):
@@ -153,7 +153,7 @@ def test_weekly_and_daily_subscribers_of_one_round_do_not_make_each_other_re_sor
 
     from core.config import InsightSettings, Settings
     from core.digests import DigestBuilder, SentHistory
-    from core.repos import Repos
+    from core.store.repos import Repos
     from tests.fakes.memory_store import FakeStore
     from tests.test_digests import NOW, TODAY, make_world
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from core.bootstrap import build_services
 from core.config import DataSettings, DeliverySettings, InsightSettings, Settings
+from core.jobs.scheduler import CastfiveScheduler
 from core.models import (
     Cadence,
     DigestItem,
@@ -23,8 +24,7 @@ from core.models import (
     SendOutcome,
     Subscriber,
 )
-from core.repos import Repos
-from core.scheduler import CastfiveScheduler
+from core.store.repos import Repos
 from tests.fakes.clock import FakeClock
 from tests.fakes.memory_store import FakeStore
 

@@ -10,7 +10,7 @@ from core.adapters.http import SafeFetcher
 from core.catalogue import resolve_catalogue_entry, sync_catalogue
 from core.config import FeedSettings, HttpSettings, Settings
 from core.feeds.poller import FeedPoller
-from core.repos import Repos
+from core.store.repos import Repos
 from tests.fakes.http_server import serve_app
 
 FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Up Again</title>

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from core.adapters.tinydb_store import TinyDBStore
+from core.store.tinydb_store import TinyDBStore
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "examples" / "demo" / "feed.xml"

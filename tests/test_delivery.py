@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from core.config import Settings
-from core.delivery import DeliveryService
+from core.delivery.service import DeliveryService
 from core.digests import DigestBuilder
 from core.models import OutcomeKind, SendOutcome, Subscriber
-from core.repos import MessageState, Repos, ledger_key
+from core.store.repos import MessageState, Repos, ledger_key
 from tests.fakes.chat_port import FakeChatPort
 from tests.fakes.clock import FakeClock
 from tests.fakes.memory_store import FakeStore

@@ -11,7 +11,7 @@ import yaml
 
 from bot.cli import build_parser
 from core.config import load_settings
-from core.distributed.dispatch import STAGES
+from core.jobs.distributed.dispatch import STAGES
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -16,7 +16,7 @@ from core.config import InsightSettings, Settings
 from core.digests import Catalog, DigestBuilder, SentHistory
 from core.models import Episode, Feed, Insight, InsightKind, Subscriber
 from core.ranking import choose_digest
-from core.repos import LedgerEntry, LedgerMessage, Repos
+from core.store.repos import LedgerEntry, LedgerMessage, Repos
 from tests.fakes.memory_store import FakeStore
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)

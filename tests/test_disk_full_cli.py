@@ -9,9 +9,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.diskfull import reset_log_throttle
 from core.errors import DiskFullError
-from core.repos import Repos
+from core.store.diskfull import reset_log_throttle
+from core.store.repos import Repos
 from tests.fakes.chat_port import FakeChatPort
 from tests.fakes.clock import FakeClock
 from tests.fakes.memory_store import FakeStore
@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 # later write, journal append or blob alike, fails with ENOSPC.
 CHILD = """
 import errno, sys
-from core.adapters import atomic_json
+from core.store import atomic_json
 import core.bootstrap as bootstrap
 
 def disk_full(point):
@@ -61,7 +61,7 @@ def test_scan_on_a_full_disk_prints_one_line_and_fails(tmp_path: Path) -> None:
 def test_a_full_disk_is_logged_once_a_minute_not_once_per_operation(caplog) -> None:
     import errno
 
-    from core.diskfull import is_disk_full, log_disk_full
+    from core.store.diskfull import is_disk_full, log_disk_full
 
     reset_log_throttle()
     log = logging.getLogger("castfive.test.diskfull")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from core.adapters.postgres_store import PostgresStore
-from core.distributed.migrate import migrate_store
-from core.repos import MessageState, Repos
+from core.jobs.distributed.migrate import migrate_store
+from core.store.postgres_store import PostgresStore
+from core.store.repos import MessageState, Repos
 from tests.e2e.content import seed_store
 from tests.e2e.process import TELEGRAM_TOKEN, BotProcess, bot_env, wait_until, write_config
 from tests.services import PG_PASSWORD

@@ -9,7 +9,7 @@ import pytest
 
 from bot.logging_setup import setup_logging
 from core.config import load_settings
-from core.distributed.dsn import mask_dsn, url_secrets
+from core.dsn import mask_dsn, url_secrets
 from core.errors import ConfigError, StoreError
 
 URLS = {"CASTFIVE_DATABASE_URL": "postgresql://castfive:pw-9f8e@db:5432/castfive",
@@ -64,7 +64,7 @@ def test_a_log_line_with_either_url_never_shows_its_password(capsys) -> None:
 
 @pytest.mark.services
 async def test_a_wrong_database_password_is_one_clear_error_without_it(postgres_url) -> None:
-    from core.adapters.postgres_store import PostgresStore
+    from core.store.postgres_store import PostgresStore
 
     wrong = postgres_url.replace("pg-test-secret", "not-the-secret")
     store = PostgresStore(wrong, retry_delays_s=(), connect_timeout_s=3.0)
@@ -79,8 +79,8 @@ async def test_the_worker_health_check_sees_only_a_recent_heartbeat_from_its_hos
     import asyncio
     import socket
 
-    from core.adapters.postgres_store import PostgresStore
-    from core.distributed.alive import main as alive
+    from core.jobs.distributed.alive import main as alive
+    from core.store.postgres_store import PostgresStore
 
     store = PostgresStore(postgres_url)
     await store.start()  # the schema, with its heartbeat table

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from core.adapters.postgres_store import PostgresStore
 from core.models import EpisodeState, Subscriber
-from core.repos import Repos
+from core.store.postgres_store import PostgresStore
+from core.store.repos import Repos
 from tests.distributed_world import wait_until
 from tests.e2e.content import Item, build_feed, due_now, script_to_vtt
 from tests.e2e.process import TELEGRAM_TOKEN, BotProcess, bot_env, write_config

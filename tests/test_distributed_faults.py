@@ -8,12 +8,12 @@ from pathlib import Path
 import dramatiq
 import pytest
 
-from core.adapters.postgres_store import PostgresStore
 from core.bootstrap import build_services
-from core.distributed.worker import WorkerApp, make_worker_broker
 from core.errors import TranscriptionError
+from core.jobs.distributed.worker import WorkerApp, make_worker_broker
 from core.models import EpisodeState
-from core.repos import Repos
+from core.store.postgres_store import PostgresStore
+from core.store.repos import Repos
 from tests.distributed_world import all_done, distributed_settings, seed_episodes, wait_until
 from tests.fakes.pipeline_fakes import FakeExtractor
 from tests.services import PostgresServer, RedisServer

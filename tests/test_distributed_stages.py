@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.config import DataSettings, PipelineSettings, Settings
-from core.distributed.locks import LocalLocks
-from core.distributed.stages import StageRunner
-from core.distributed.sweep import Sweeper
 from core.errors import TranscriptionError
 from core.feeds.poller import FeedPoller
+from core.jobs.distributed.locks import LocalLocks
+from core.jobs.distributed.stages import StageRunner
+from core.jobs.distributed.sweep import Sweeper
+from core.jobs.pipeline import EpisodePipeline
 from core.models import Episode, EpisodeState, Feed
-from core.pipeline import EpisodePipeline
-from core.repos import Repos
+from core.store.repos import Repos
 from tests.fakes.clock import FakeClock
 from tests.fakes.dispatcher import RecordingDispatcher
 from tests.fakes.memory_store import FakeStore
@@ -168,7 +168,7 @@ async def test_a_queue_outage_makes_the_poll_job_log_one_line_and_carry_on(world
     from redis.exceptions import ConnectionError as RedisConnectionError
 
     from core.bootstrap import build_services
-    from core.distributed.scheduler import DistributedScheduler
+    from core.jobs.distributed.scheduler import DistributedScheduler
     from tests.test_pipeline import NoFetcher
 
     class DownDispatcher:

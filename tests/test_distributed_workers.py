@@ -14,16 +14,16 @@ from pathlib import Path
 import dramatiq
 import pytest
 
-from core.adapters.postgres_store import PostgresStore
-from core.blobs import load_transcript
 from core.bootstrap import build_services
-from core.distributed.broker import build_broker, declare_actors
-from core.distributed.cluster import cluster_view
-from core.distributed.lease import SchedulerLease
-from core.distributed.worker import WorkerApp, make_worker_broker
 from core.health import health_report
-from core.repos import Repos
-from core.scheduler import RuntimeStatus
+from core.jobs.distributed.broker import build_broker, declare_actors
+from core.jobs.distributed.cluster import cluster_view
+from core.jobs.distributed.lease import SchedulerLease
+from core.jobs.distributed.worker import WorkerApp, make_worker_broker
+from core.jobs.scheduler import RuntimeStatus
+from core.store.blobs import load_transcript
+from core.store.postgres_store import PostgresStore
+from core.store.repos import Repos
 from tests.distributed_world import all_done, config_toml, distributed_settings, seed_episodes, wait_until
 from tests.fakes.pipeline_fakes import FakeExtractor
 from tests.services import PG_PASSWORD

@@ -16,7 +16,7 @@ from core.config import HttpSettings, Settings
 from core.feeds.parse import parse_feed
 from core.feeds.poller import FeedPoller
 from core.models import Episode, EpisodeState
-from core.tables import Table
+from core.store.tables import Table
 from tests.fakes.clock import FakeClock
 from tests.fakes.http_server import serve_app
 from tests.fakes.memory_store import FakeStore

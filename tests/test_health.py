@@ -12,9 +12,9 @@ from bot import runtime
 from core.bootstrap import build_services
 from core.config import DataSettings, DeliverySettings, FeedSettings, HealthSettings, Settings
 from core.health import health_report, start_health_server
+from core.jobs.scheduler import RuntimeStatus
 from core.models import EpisodeState
-from core.repos import Repos
-from core.scheduler import RuntimeStatus
+from core.store.repos import Repos
 from tests.e2e.process import free_port
 from tests.fakes.clock import FakeClock
 from tests.fakes.memory_store import FakeStore

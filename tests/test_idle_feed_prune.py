@@ -8,11 +8,11 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from core.blobs import load_transcript, save_transcript, transcript_blob
 from core.bootstrap import Services
-from core.maintenance import prune
+from core.jobs.maintenance import prune
 from core.models import Feed, FeedStatus, Insight, Segment, Transcript
-from core.repos import LedgerEntry, LedgerMessage
+from core.store.blobs import load_transcript, save_transcript, transcript_blob
+from core.store.repos import LedgerEntry, LedgerMessage
 from tests.fakes.clock import FakeClock
 from tests.opml_world import FeedServer, build_world
 

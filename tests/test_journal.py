@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core.adapters import atomic_json
-from core.adapters.journal import (
+from core.store import atomic_json
+from core.store.journal import (
     JournalScan,
     JournalWriter,
     decode_record,

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.blobs import save_transcript
 from core.bootstrap import Services, build_services
 from core.config import Settings
 from core.errors import NotFoundError, ValidationError
@@ -20,6 +19,7 @@ from core.library.indexing_store import IndexingStore
 from core.library.search import LibrarySearch
 from core.models import Episode, EpisodeState, Insight, Segment, Transcript
 from core.ports import Change
+from core.store.blobs import save_transcript
 from tests.fakes.clock import FakeClock
 from tests.fakes.memory_store import FakeStore
 from tests.library_world import ADA, BOB, SENT_DAY, seed_library, send

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from core.adapters.tinydb_store import TinyDBStore
 from core.config import Settings
 from core.digests import SentHistory
-from core.maintenance import PruneReport, prune
+from core.jobs.maintenance import PruneReport, prune
 from core.models import Insight, Turn
 from core.ports import SearchResult
-from core.repos import (
+from core.store.repos import (
     Conversation,
     LedgerEntry,
     LedgerMessage,
@@ -22,6 +21,7 @@ from core.repos import (
     SearchChoice,
     ledger_key,
 )
+from core.store.tinydb_store import TinyDBStore
 from tests.fakes.clock import FakeClock
 from tests.fakes.memory_store import FakeStore
 

@@ -16,7 +16,7 @@ from core.insights.paraphrase import GRAY, SURE, ParaphraseJudge
 from core.insights.similarity import cosine
 from core.models import Chapter, Episode, Feed, Insight, Subscriber, Transcript
 from core.ranking import choose_digest, similarity
-from core.repos import LedgerEntry, LedgerMessage, Repos
+from core.store.repos import LedgerEntry, LedgerMessage, Repos
 from tests.fakes.memory_store import FakeStore
 
 SUBSCRIBER = Subscriber(id="telegram:1", platform="telegram", chat_id="1")

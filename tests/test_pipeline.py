@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from core.blobs import load_transcript, save_transcript
 from core.config import DataSettings, PipelineSettings, Settings
+from core.jobs.pipeline import EpisodePipeline
 from core.models import Episode, EpisodeState, Feed, Segment, Transcript, TranscriptLink
-from core.pipeline import EpisodePipeline
-from core.repos import Repos
+from core.store.blobs import load_transcript, save_transcript
+from core.store.repos import Repos
 from tests.fakes.clock import FakeClock
 from tests.fakes.memory_store import FakeStore
 from tests.fakes.pipeline_fakes import FakeExtractor, FakeTranscriber

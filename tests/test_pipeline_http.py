@@ -11,12 +11,12 @@ from io import BytesIO
 from aiohttp import web
 
 from core.adapters.http import SafeFetcher
-from core.blobs import load_transcript
 from core.config import HttpSettings, Settings
 from core.feeds.poller import FeedPoller
+from core.jobs.pipeline import EpisodePipeline
 from core.models import EpisodeState
-from core.pipeline import EpisodePipeline
-from core.repos import Repos
+from core.store.blobs import load_transcript
+from core.store.repos import Repos
 from tests.fakes.http_server import serve_app
 from tests.fakes.pipeline_fakes import FakeExtractor, FakeTranscriber
 

@@ -21,7 +21,7 @@ from core.feeds.local import read_local_feed
 from core.feeds.poller import FeedPoller
 from core.ids import feed_id_for
 from core.models import Episode, EpisodeState, FeedStatus
-from core.tables import Table
+from core.store.tables import Table
 from tests.fakes.clock import FakeClock
 from tests.fakes.http_server import serve_app
 from tests.fakes.memory_store import FakeStore

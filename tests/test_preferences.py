@@ -15,7 +15,7 @@ from core.config import InsightSettings, Settings
 from core.errors import NotFoundError, ValidationError
 from core.models import Cadence
 from core.preferences import Preferences
-from core.repos import Repos
+from core.store.repos import Repos
 from core.subscriber_locks import KeyedLocks
 from tests.fakes.clock import FakeClock
 from tests.fakes.memory_store import FakeStore

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.ratelimit import TokenBucket, UserRateLimiter
+from core.delivery.ratelimit import TokenBucket, UserRateLimiter
 
 
 def fake_time():

@@ -17,9 +17,9 @@ import pytest
 from bot import runtime
 from core.bootstrap import build_services
 from core.config import DataSettings, DeliverySettings, FeedSettings, Settings
+from core.jobs.scheduler import CastfiveScheduler
 from core.models import DigestItem, OutcomeKind, SendOutcome, Subscriber
-from core.repos import LedgerEntry, LedgerMessage, MessageState, Repos
-from core.scheduler import CastfiveScheduler
+from core.store.repos import LedgerEntry, LedgerMessage, MessageState, Repos
 from tests.e2e.content import read_store, seed_store
 from tests.e2e.process import wait_until
 from tests.fakes.clock import FakeClock

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from core.delivery.schedule import due_date, due_instant, next_delivery
 from core.models import Subscriber
-from core.schedule import due_date, due_instant, next_delivery
 
 
 def sub(zone: str, at: str = "08:00", **kw) -> Subscriber:

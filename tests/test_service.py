@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.blobs import save_transcript
 from core.bootstrap import build_services
 from core.cadence import ScheduleChange
 from core.config import DeliverySettings, FeedSettings, Settings
@@ -19,7 +18,8 @@ from core.errors import (
 )
 from core.models import Segment, Transcript
 from core.ports import MessageRef
-from core.repos import ledger_key
+from core.store.blobs import save_transcript
+from core.store.repos import ledger_key
 from tests.fakes.chat_port import FakeChatPort
 from tests.fakes.clock import FakeClock
 from tests.fakes.memory_store import FakeStore

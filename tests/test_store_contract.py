@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from core.adapters.tinydb_store import TinyDBStore
 from core.errors import StoreError
 from core.ports import Change, Store
+from core.store.tinydb_store import TinyDBStore
 
 KINDS = ["tinydb", pytest.param("postgres", marks=pytest.mark.services)]
 
@@ -20,7 +20,7 @@ KINDS = ["tinydb", pytest.param("postgres", marks=pytest.mark.services)]
 def make_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Store:
     if kind == "tinydb":
         return TinyDBStore(tmp_path / "data")
-    from core.adapters.postgres_store import PostgresStore
+    from core.store.postgres_store import PostgresStore
 
     return PostgresStore(request.getfixturevalue("postgres_url"))
 
@@ -150,7 +150,7 @@ async def test_table_names_of_every_shape_the_core_uses_round_trip(opened: Store
 async def test_blobs_are_compressed_in_the_database(postgres_url: str) -> None:
     import psycopg
 
-    from core.adapters.postgres_store import PostgresStore
+    from core.store.postgres_store import PostgresStore
 
     store = PostgresStore(postgres_url)
     await store.start()
@@ -168,8 +168,8 @@ async def test_blobs_are_compressed_in_the_database(postgres_url: str) -> None:
 async def test_migrations_run_once_even_when_many_stores_start_together(postgres_url: str) -> None:
     import psycopg
 
-    from core.adapters.postgres_schema import MIGRATIONS
-    from core.adapters.postgres_store import PostgresStore
+    from core.store.postgres_schema import MIGRATIONS
+    from core.store.postgres_store import PostgresStore
 
     stores = [PostgresStore(postgres_url) for _ in range(4)]
     await asyncio.gather(*(s.start() for s in stores))
@@ -184,7 +184,7 @@ async def test_migrations_run_once_even_when_many_stores_start_together(postgres
 
 @pytest.mark.services
 async def test_a_table_name_that_is_not_a_plain_name_is_refused(postgres_url) -> None:
-    from core.adapters.postgres_store import PostgresStore
+    from core.store.postgres_store import PostgresStore
 
     store = PostgresStore(postgres_url)
     await store.start()
@@ -196,7 +196,7 @@ async def test_a_table_name_that_is_not_a_plain_name_is_refused(postgres_url) ->
 
 @pytest.mark.services
 async def test_a_document_with_a_nul_character_is_refused_with_a_clear_error(postgres_url) -> None:
-    from core.adapters.postgres_store import PostgresStore
+    from core.store.postgres_store import PostgresStore
 
     store = PostgresStore(postgres_url)
     await store.start()
@@ -209,7 +209,7 @@ async def test_a_document_with_a_nul_character_is_refused_with_a_clear_error(pos
 
 @pytest.mark.services
 async def test_an_unreachable_database_is_one_clear_error_without_the_password(caplog) -> None:
-    from core.adapters.postgres_store import PostgresStore
+    from core.store.postgres_store import PostgresStore
     from tests.services import free_port
 
     url = f"postgresql://castfive:hunter2-secret@127.0.0.1:{free_port()}/castfive?connect_timeout=1"
@@ -222,7 +222,7 @@ async def test_an_unreachable_database_is_one_clear_error_without_the_password(c
 
 CHILD = textwrap.dedent("""
     import asyncio, sys
-    from core.adapters.postgres_store import PostgresStore
+    from core.store.postgres_store import PostgresStore
 
     async def main():
         store = PostgresStore(sys.argv[1])
@@ -238,7 +238,7 @@ CHILD = textwrap.dedent("""
 
 @pytest.mark.services
 async def test_two_processes_writing_the_same_tables_lose_nothing(postgres_url: str) -> None:
-    from core.adapters.postgres_store import PostgresStore
+    from core.store.postgres_store import PostgresStore
 
     root = Path(__file__).resolve().parent.parent
     children = [subprocess.Popen([sys.executable, "-c", CHILD, postgres_url, name], cwd=root)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from core.adapters.postgres_store import PostgresStore
-from core.adapters.tinydb_store import TinyDBStore
-from core.distributed.migrate import migrate_store, table_checksum
 from core.errors import StoreError
+from core.jobs.distributed.migrate import migrate_store, table_checksum
 from core.ports import Change
+from core.store.postgres_store import PostgresStore
+from core.store.tinydb_store import TinyDBStore
 from tests.services import PG_PASSWORD
 
 pytestmark = pytest.mark.services

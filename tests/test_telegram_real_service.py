@@ -17,12 +17,12 @@ import pytest
 import pytest_asyncio
 
 from bot.telegram_bot import TelegramAdapter
-from core.blobs import save_transcript
 from core.bootstrap import Services, build_services
 from core.config import Settings
-from core.delivery import TickReport
+from core.delivery.service import TickReport
 from core.models import Insight, Segment, Transcript
-from core.repos import LedgerEntry, MessageState, ledger_key
+from core.store.blobs import save_transcript
+from core.store.repos import LedgerEntry, MessageState, ledger_key
 from tests.fakes.clock import FakeClock
 from tests.fakes.memory_store import FakeStore
 from tests.fakes.pipeline_fakes import FakeTranscriber

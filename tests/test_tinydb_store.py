@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from tinydb import TinyDB
 
-from core.adapters import atomic_json
-from core.adapters.journal import JOURNAL_NAME, JournalScan, encode_record
-from core.adapters.tinydb_store import TinyDBStore
-from core.diskfull import reset_log_throttle
 from core.errors import StoreError
 from core.ports import Change
+from core.store import atomic_json
+from core.store.diskfull import reset_log_throttle
+from core.store.journal import JOURNAL_NAME, JournalScan, encode_record
+from core.store.tinydb_store import TinyDBStore
 from tests.store_crash_child import CRASH_AT, CRASH_POINT
 
 CHILD = Path(__file__).with_name("store_crash_child.py")

@@ -13,7 +13,7 @@ from core.digests import Catalog, DigestBuilder, SentHistory
 from core.errors import ValidationError
 from core.models import Episode, Feed, Insight, Subscriber
 from core.ranking import adjusted_score, choose_digest
-from core.repos import Repos
+from core.store.repos import Repos
 from core.topics import TopicBoost, parse_topics
 from tests.fakes.memory_store import FakeStore
 from tests.test_digests import WORDS, make_history, make_subscriber, make_world, reference_choose

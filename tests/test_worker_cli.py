@@ -59,9 +59,9 @@ def test_scan_in_distributed_mode_queues_the_work_instead_of_doing_it(
 
     import redis
 
-    from core.adapters.postgres_store import PostgresStore
     from core.models import EpisodeState
-    from core.repos import Repos
+    from core.store.postgres_store import PostgresStore
+    from core.store.repos import Repos
     from tests.distributed_world import seed_episodes
 
     async def seed() -> list[str]:

@@ -11,7 +11,7 @@ from datetime import datetime
 from core.feeds.identity import Fingerprint, enclosure_key
 from core.ids import episode_id_for
 from core.models import Episode, EpisodeState, ParsedEpisode
-from core.tables import Table
+from core.store.tables import Table
 
 _UPDATABLE = ("title", "description", "page_url", "duration_s", "transcripts", "chapters_url",
               "persons", "soundbites")

@@ -22,7 +22,7 @@ from core.ids import episode_id_for, feed_id_for
 from core.models import Episode, EpisodeState, Feed, FeedStatus, ParsedEpisode, ParsedFeed
 from core.netguard import check_url
 from core.ports import Change, Clock, Fetcher, Store
-from core.tables import Table
+from core.store.tables import Table
 
 log = logging.getLogger(__name__)
 

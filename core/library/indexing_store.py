@@ -15,10 +15,10 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from core.codec import from_doc
 from core.library.index import SearchIndex
 from core.models import Insight, Transcript
 from core.ports import Change, Doc, Store
+from core.store.codec import from_doc
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from core.library.index import INSIGHT, PASSAGE, IndexHit, SearchIndex
 from core.library.models import SearchHit
 from core.models import Feed, Insight, Subscriber
 from core.ports import Embedder
-from core.repos import Repos
 from core.retrieval import excerpt
+from core.store.repos import Repos
 
 log = logging.getLogger(__name__)
 

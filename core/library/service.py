@@ -11,7 +11,8 @@ from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from core.access import may_read
-from core.delivery import DeliveryService
+from core.delivery.service import DeliveryService
+from core.delivery.subscriptions import require_subscriber
 from core.digests import Catalog, item_for
 from core.errors import NotFoundError, ValidationError
 from core.ids import short_hash
@@ -29,10 +30,9 @@ from core.library.models import (
 from core.library.search import LibrarySearch
 from core.models import Episode, Feed, FeedStatus, Subscriber
 from core.ports import Clock, Embedder
-from core.repos import Repos
 from core.retrieval import terms
-from core.subscriptions import require_subscriber
-from core.tables import Table
+from core.store.repos import Repos
+from core.store.tables import Table
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", Feed, Episode)

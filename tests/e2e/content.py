@@ -15,9 +15,9 @@ from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from core.adapters.tinydb_store import TinyDBStore
 from core.models import Subscriber
-from core.repos import LedgerEntry, Repos
+from core.store.repos import LedgerEntry, Repos
+from core.store.tinydb_store import TinyDBStore
 from tests.fakes.seed import seed
 
 # --- seeding the store before start ------------------------------------------------------------

@@ -8,7 +8,7 @@ at most once per chat per crash. Every other message is sent exactly once.
 
 from __future__ import annotations
 
-from core.repos import MessageState
+from core.store.repos import MessageState
 from tests.e2e.content import read_store, seed_store
 from tests.e2e.process import wait_until
 

@@ -30,8 +30,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import pytest_asyncio
 
-from core.blobs import load_transcript
 from core.ids import feed_id_for
+from core.store.blobs import load_transcript
 from tests.conftest import CORPUS
 from tests.e2e.content import Item, build_feed, read_store, script_to_vtt
 from tests.e2e.fakes import Delivered, Fault, FeedServer, TimedTelegram, scripted_model, timed_discord

@@ -18,11 +18,11 @@ from typing import Any
 import pytest_asyncio
 
 from bot.discord_bot import DiscordAdapter
-from core.blobs import save_transcript
 from core.bootstrap import Services, build_services
 from core.config import Settings
 from core.models import Insight, Segment, Subscriber, Transcript
 from core.ports import DownloadResult, FetchResult
+from core.store.blobs import save_transcript
 from tests.fakes.clock import FakeClock
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.discord_payloads import TOKEN

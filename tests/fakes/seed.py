@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from core.models import Episode, EpisodeState, Feed, Insight, InsightKind
-from core.repos import Repos
+from core.store.repos import Repos
 
 TOPICS = [
     "Teams that deploy daily see half the change failure rate because each change is small enough to review",

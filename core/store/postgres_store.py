@@ -16,17 +16,17 @@ import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from core.adapters.atomic_json import encode_doc
-from core.adapters.postgres_schema import (
+from core.dsn import mask_dsn
+from core.errors import StoreError
+from core.ports import Change, Doc
+from core.store.atomic_json import encode_doc
+from core.store.postgres_schema import (
     create_table,
     is_valid_table_name,
     migrate,
     table_identifier,
 )
-from core.adapters.tinydb_store import is_valid_blob_name
-from core.distributed.dsn import mask_dsn
-from core.errors import StoreError
-from core.ports import Change, Doc
+from core.store.tinydb_store import is_valid_blob_name
 
 log = logging.getLogger(__name__)
 

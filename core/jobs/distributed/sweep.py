@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.distributed.dispatch import Dispatcher
+from core.jobs.distributed.dispatch import Dispatcher
+from core.jobs.pipeline import EpisodePipeline
 from core.models import Episode, EpisodeState, Feed, FeedStatus
-from core.pipeline import EpisodePipeline
 from core.ports import Clock
-from core.repos import Repos
+from core.store.repos import Repos
 
 
 @dataclass(frozen=True)

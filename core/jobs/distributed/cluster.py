@@ -7,7 +7,7 @@ from typing import Any
 
 from dramatiq.brokers.redis import RedisBroker
 
-from core.distributed.dispatch import STAGES
+from core.jobs.distributed.dispatch import STAGES
 
 SEEN_WINDOW_S = 60
 

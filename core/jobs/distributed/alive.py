@@ -1,4 +1,4 @@
-"""`python -m core.distributed.alive`: exit 0 when a worker on this host beat in the last minute.
+"""`python -m core.jobs.distributed.alive`: exit 0 when a worker on this host beat in the last minute.
 
 The container health check of `castfive worker`: workers write a heartbeat row every 15 s.
 """
@@ -11,7 +11,7 @@ import sys
 
 import psycopg
 
-from core.distributed.dsn import DATABASE_URL_ENV
+from core.dsn import DATABASE_URL_ENV
 
 
 def main() -> int:

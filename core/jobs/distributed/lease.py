@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import psycopg
 
-from core.distributed.dsn import mask_dsn
+from core.dsn import mask_dsn
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ import logging
 import signal
 
 from core.bootstrap import Services
-from core.distributed.broker import build_broker, declare_actors
-from core.distributed.dispatch import ActorDispatcher
-from core.distributed.lease import SchedulerLease
-from core.distributed.scheduler import DistributedScheduler
+from core.jobs.distributed.broker import build_broker, declare_actors
+from core.jobs.distributed.dispatch import ActorDispatcher
+from core.jobs.distributed.lease import SchedulerLease
+from core.jobs.distributed.scheduler import DistributedScheduler
 
 log = logging.getLogger(__name__)
 

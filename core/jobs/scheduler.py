@@ -20,11 +20,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from core.bootstrap import Services
 from core.catalogue import sync_catalogue
-from core.diskfull import log_disk_full
 from core.errors import DiskFullError
-from core.maintenance import prune
+from core.jobs.maintenance import prune
 from core.models import DigestItem, SendOutcome, Subscriber
 from core.ports import ChatPort
+from core.store.diskfull import log_disk_full
 
 log = logging.getLogger(__name__)
 

@@ -17,13 +17,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from core.audio import check_duration, probe_duration, sniff_audio
-from core.blobs import load_chapters, load_transcript, save_chapters, save_transcript
 from core.config import Settings
 from core.errors import AudioError, BudgetExhaustedError, CastfiveError, DiskFullError
 from core.models import Chapter, Episode, EpisodeState, Feed, Transcript
 from core.ports import Clock, Extractor, Fetcher, Transcriber
-from core.repos import Repos
 from core.sources import download_asset, fetch_asset
+from core.store.blobs import load_chapters, load_transcript, save_chapters, save_transcript
+from core.store.repos import Repos
 from core.transcripts.chapters import parse_chapters
 from core.transcripts.parse import parse_transcript
 from core.transcripts.select import mime_for, rank_transcript_links

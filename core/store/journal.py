@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.adapters import atomic_json
-from core.adapters.atomic_json import copy_aside, fsync_dir, run_fault_hook
+from core.store import atomic_json
+from core.store.atomic_json import copy_aside, fsync_dir, run_fault_hook
 
 log = logging.getLogger(__name__)
 

@@ -18,13 +18,13 @@ import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.middleware import Middleware
 
-from core.adapters.postgres_store import PostgresStore
 from core.bootstrap import Services, build_services
 from core.config import Settings
-from core.distributed.broker import build_broker, declare_actors
-from core.distributed.dispatch import ActorDispatcher, Dispatcher
-from core.distributed.locks import AdvisoryLocks
-from core.distributed.stages import StageRunner
+from core.jobs.distributed.broker import build_broker, declare_actors
+from core.jobs.distributed.dispatch import ActorDispatcher, Dispatcher
+from core.jobs.distributed.locks import AdvisoryLocks
+from core.jobs.distributed.stages import StageRunner
+from core.store.postgres_store import PostgresStore
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Protocol
 
 import psycopg
 
-from core.adapters.postgres_store import PostgresStore
+from core.store.postgres_store import PostgresStore
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,12 @@ from redis.exceptions import RedisError
 
 from core.bootstrap import Services
 from core.catalogue import sync_catalogue
-from core.diskfull import log_disk_full
-from core.distributed.cluster import cluster_view
-from core.distributed.dispatch import Dispatcher
-from core.distributed.sweep import Sweeper
 from core.errors import DiskFullError
-from core.scheduler import CastfiveScheduler
+from core.jobs.distributed.cluster import cluster_view
+from core.jobs.distributed.dispatch import Dispatcher
+from core.jobs.distributed.sweep import Sweeper
+from core.jobs.scheduler import CastfiveScheduler
+from core.store.diskfull import log_disk_full
 
 log = logging.getLogger(__name__)
 

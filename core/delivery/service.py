@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from core.config import Settings
+from core.delivery.ratelimit import TokenBucket
+from core.delivery.schedule import due_date
+from core.delivery.subscriptions import migrate, record_gone, record_reachable, subscriber_id_for
 from core.digests import Catalog, DigestBuilder, SentHistory
-from core.diskfull import log_disk_full
 from core.errors import DiskFullError
 from core.models import Digest, OutcomeKind, SendOutcome, Subscriber
 from core.ports import ChatPort, Clock
-from core.ratelimit import TokenBucket
-from core.repos import LedgerEntry, LedgerMessage, MessageLink, MessageState, Repos, ledger_key
-from core.schedule import due_date
+from core.store.diskfull import log_disk_full
+from core.store.repos import LedgerEntry, LedgerMessage, MessageLink, MessageState, Repos, ledger_key
 from core.subscriber_locks import KeyedLocks
-from core.subscriptions import migrate, record_gone, record_reachable, subscriber_id_for
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.blobs import chapters_blob, transcript_blob
 from core.catalogue import catalogue_feed_ids
 from core.config import Settings
 from core.digests import document_batches
 from core.models import Feed, FeedStatus
 from core.ports import Change
-from core.repos import Repos
+from core.store.blobs import chapters_blob, transcript_blob
+from core.store.repos import Repos
 
 log = logging.getLogger(__name__)
 

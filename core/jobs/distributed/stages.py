@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from core.distributed.dispatch import Dispatcher
-from core.distributed.locks import Locks
 from core.feeds.poller import FeedPoller
+from core.jobs.distributed.dispatch import Dispatcher
+from core.jobs.distributed.locks import Locks
+from core.jobs.pipeline import EpisodePipeline
 from core.models import Episode, EpisodeState, FeedStatus
-from core.pipeline import EpisodePipeline
 from core.ports import Clock
-from core.repos import Repos
+from core.store.repos import Repos
 
 log = logging.getLogger(__name__)
 

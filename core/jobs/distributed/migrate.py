@@ -15,11 +15,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.adapters.atomic_json import DB_NAME, META_TABLE, SnapshotFile
-from core.adapters.postgres_store import PostgresStore
-from core.adapters.tinydb_store import BLOB_DIR, TinyDBStore, is_valid_blob_name
 from core.errors import StoreError
 from core.ports import Change, Doc
+from core.store.atomic_json import DB_NAME, META_TABLE, SnapshotFile
+from core.store.postgres_store import PostgresStore
+from core.store.tinydb_store import BLOB_DIR, TinyDBStore, is_valid_blob_name
 
 BATCH = 1000
 

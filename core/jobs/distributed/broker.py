@@ -9,7 +9,7 @@ import dramatiq
 from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
 from dramatiq.middleware import AsyncIO
 
-from core.distributed.settings import DistributedSettings
+from core.jobs.distributed.settings import DistributedSettings
 
 ActorFn = Callable[[str], Awaitable[Any]]
 

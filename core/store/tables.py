@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from core.codec import from_doc, to_doc
 from core.ports import Change, Store
+from core.store.codec import from_doc, to_doc
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance

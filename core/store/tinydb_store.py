@@ -10,7 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.adapters.atomic_json import (
+from core.errors import StoreError
+from core.ports import Change, Doc
+from core.store.atomic_json import (
     DB_NAME,
     META_TABLE,
     Row,
@@ -20,7 +22,8 @@ from core.adapters.atomic_json import (
     run_fault_hook,
     write_file_atomically,
 )
-from core.adapters.journal import (
+from core.store.diskfull import disk_full_error, is_disk_full, log_disk_full
+from core.store.journal import (
     JOURNAL_NAME,
     JournalWriter,
     Record,
@@ -28,9 +31,6 @@ from core.adapters.journal import (
     encode_record,
     replay,
 )
-from core.diskfull import disk_full_error, is_disk_full, log_disk_full
-from core.errors import StoreError
-from core.ports import Change, Doc
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +238,7 @@ class TinyDBStore:
             except Exception as exc:  # noqa: BLE001 - whatever it was, nobody here is acknowledged
                 if is_disk_full(exc):
                     # Not logged here: a full disk fails every write at once, and the callers that
-                    # catch DiskFullError log it once a minute (core.diskfull) or print one line.
+                    # catch DiskFullError log it once a minute (core.store.diskfull) or print one line.
                     log.debug("store commit of %d writes failed: disk full", len(writes))
                 else:
                     log.error("store commit of %d writes failed: %s", len(writes), exc)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from core.codec import from_doc, to_doc
 from core.models import Chapter, Transcript
 from core.ports import Store
+from core.store.codec import from_doc, to_doc
 
 
 def transcript_blob(episode_id: str) -> str:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from core.models import Episode, Feed, Insight, Subscriber, Turn
 from core.ports import SearchResult, Store
-from core.tables import Table
+from core.store.tables import Table
 
 
 class MessageState:

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.codec import from_doc
 from core.config import Settings
 from core.digests import SentHistory, document_batches
-from core.idle_feeds import forget_idle_feeds
+from core.jobs.idle_feeds import forget_idle_feeds
 from core.ports import Change, Clock, Doc
-from core.repos import Repos
-from core.tables import Table
+from core.store.codec import from_doc
+from core.store.repos import Repos
+from core.store.tables import Table
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import logging
 from core.errors import NotFoundError
 from core.models import Subscriber
 from core.ports import Change
-from core.repos import Repos
+from core.store.repos import Repos
 from core.subscriber_locks import KeyedLocks
 
 log = logging.getLogger(__name__)
