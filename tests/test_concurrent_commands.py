@@ -20,19 +20,10 @@ from core.subscriber_locks import KeyedLocks
 from tests.fakes.chat_port import FakeChatPort
 from tests.fakes.clock import FakeClock
 from tests.fakes.memory_store import FakeStore
+from tests.opml_world import feed_xml
 from tests.test_service import NoTranscriber
 
 FEEDS = 100
-
-
-def feed_xml(n: int) -> bytes:
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
-        f"<title>Show {n}</title><item><guid>ep-{n}</guid><title>Episode {n}</title>"
-        "<pubDate>Sat, 28 Nov 2026 06:00:00 GMT</pubDate>"
-        f'<enclosure url="https://cdn.test/{n}.mp3" type="audio/mpeg" length="1000"/>'
-        "</item></channel></rss>"
-    ).encode()
 
 
 async def serve_feed(request: web.Request) -> web.Response:
