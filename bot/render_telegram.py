@@ -28,7 +28,8 @@ CALLBACK_LIMIT = 64  # bytes of callback_data Telegram accepts
 QUOTE_LIMIT = 400  # a digest shows the evidence, not a transcript dump
 BUTTON_TITLE_LIMIT = 48
 
-ASK, UPVOTE, DOWNVOTE, REMOVE_FEED, PICK_CHOICE = "a", "u", "d", "r", "p"
+# Every button's action prefix, in one place so that no two collide.
+ASK, UPVOTE, DOWNVOTE, REMOVE_FEED, PICK_CHOICE, SEARCH_PAGE = "a", "u", "d", "r", "p", "s"
 
 
 def esc(text: str) -> str:

@@ -15,14 +15,13 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 
 from bot import telegram_chat as tc
 from bot.render_library import telegram_page_html
-from bot.render_telegram import callback_data
+from bot.render_telegram import SEARCH_PAGE, callback_data
 from bot.telegram_chat import Context, chat_sub
 from bot.telegram_delivery import NO_PREVIEW
 from core.errors import ValidationError
 from core.library.models import SearchPage
 from core.ports import CastfiveApi
 
-SEARCH_PAGE = "s"
 UPLOAD_LIMIT = 49 * 1000 * 1000  # the Bot API takes documents up to 50 MB; headroom for the form
 _PAGE_DATA = re.compile(r"^([a-z0-9]{6}):(\d{1,3})$")
 EXPORT_USAGE = "Send /export insights, or /export insights since 2026-11-01 for the newer ones."
