@@ -113,6 +113,7 @@ class InsightSettings:
     max_per_episode_in_digest: int = 2
     lookback_days: int = 7
     dedupe_days: int = 30
+    library_days: int = 30  # sends stay searchable and exportable this long (never less than dedupe_days)
     min_score: float = 0.35  # below this an insight is filler: send fewer, never filler
     embeddings: bool = True  # sentence embeddings (bundled MiniLM) for paraphrase duplicates
 
@@ -300,6 +301,8 @@ def _validate(s: Settings) -> None:
             raise bad(key, f"must be greater than 0, not {value!r}")
     if not 0 <= s.http.max_redirects <= 20:
         raise bad("http.max_redirects", "must be between 0 and 20")
+    if s.insights.library_days < 0:
+        raise bad("insights.library_days", f"must be 0 or more, not {s.insights.library_days!r}")
     if s.feeds.new_feed_episodes < 0:
         raise bad("feeds.new_feed_episodes", "must be 0 or more")
     if s.feeds.new_feed_max_episodes < s.feeds.new_feed_episodes:

@@ -50,7 +50,8 @@ async def prune(
 ) -> PruneReport:
     """Remove what the product no longer needs; pass the delivery history to shrink it too.
 
-    - ledger entries of local dates older than `dedupe_days` (+1 day for time zones);
+    - ledger entries of local dates older than `library_days` (at least `dedupe_days`, +1 day
+      for time zones);
     - insights created more than max(lookback_days, dedupe_days) + 2 days ago that no
       remaining ledger entry or live conversation refers to (undated insights stay);
     - message links whose insight is gone (nobody can ask about those messages any more);
@@ -61,7 +62,10 @@ async def prune(
     """
     now = clock.now()
     cfg = settings.insights
-    oldest_day = (now.date() - timedelta(days=cfg.dedupe_days + LEDGER_GRACE_DAYS)).isoformat()
+    # The ledger is also each chat's library (/search, /export insights): kept for library_days,
+    # and the insights it names stay with it.
+    kept_days = max(cfg.dedupe_days, cfg.library_days)
+    oldest_day = (now.date() - timedelta(days=kept_days + LEDGER_GRACE_DAYS)).isoformat()
     insight_cutoff = now - timedelta(days=max(cfg.lookback_days, cfg.dedupe_days) + INSIGHT_MARGIN_DAYS)
     referenced: set[str] = set()  # insights that surviving ledger entries or conversations name
 
