@@ -67,6 +67,12 @@ class LibraryService:
         except Exception:  # searches still work on what is indexed; the next start tries again
             log.exception("search index catch-up failed")
 
+    def refresh(self) -> None:
+        """Catch up again, unless a catch-up is running: other processes (distributed workers)
+        store insights and transcripts this process's index never saw being written."""
+        if self._caught_up is None or self._caught_up.done():
+            self.start()
+
     async def caught_up(self) -> None:
         """Wait until the start-up catch-up is done (the CLI searches right after starting)."""
         if self._caught_up is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from dramatiq.brokers.redis import RedisBroker
 from redis.exceptions import RedisError
@@ -17,6 +18,7 @@ from core.jobs.scheduler import CastfiveScheduler
 from core.store.diskfull import log_disk_full
 
 log = logging.getLogger(__name__)
+INDEX_REFRESH = timedelta(minutes=10)  # how often the search index looks for the workers' insights
 
 
 class DistributedScheduler(CastfiveScheduler):
@@ -30,6 +32,15 @@ class DistributedScheduler(CastfiveScheduler):
         self.sweeper = Sweeper(services.repos, services.pipeline, dispatch, services.clock,
                                settings.distributed.redispatch_minutes)
         self._settings_applied = False
+        self._index_refreshed: datetime | None = None
+
+    def _refresh_search_index(self) -> None:
+        """Workers store insights and transcripts in the shared database, past this process's
+        search index: every INDEX_REFRESH the index catches up (in the background)."""
+        now = self.services.clock.now()
+        if self._index_refreshed is None or now - self._index_refreshed >= INDEX_REFRESH:
+            self._index_refreshed = now
+            self.services.api.library.refresh()
 
     async def poll_and_process(self) -> None:
         """Add missing catalogue feeds, then queue due polls and unfinished episodes."""
@@ -40,6 +51,7 @@ class DistributedScheduler(CastfiveScheduler):
                 await services.poller.requeue_back_catalogue()
                 self._settings_applied = True
             report = await self.sweeper.sweep()
+            self._refresh_search_index()
             self.status.last_poll_at = services.clock.now()
             self.status.polls += 1
             self.status.last_poll_error = ""
