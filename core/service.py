@@ -229,7 +229,7 @@ class CastfiveService:
                 await self.repos.subscribers.put(
                     dataclasses.replace(subscriber, feed_ids=(*ids, feed.id)))
         finally:  # followed or refused, the feed is polled exactly when somebody follows it
-            await self._sync_polling(feed.id)
+            await self._sync_polling(feed.id, restore=feed)
         log.info("feed followed subscriber=%s feed=%s", subscriber_id, feed.id)
         return True
 
@@ -239,11 +239,20 @@ class CastfiveService:
                 f"You follow {len(ids)} shows, the most allowed here; remove one first."
             )
 
-    async def _sync_polling(self, feed_id: str) -> None:
-        """Poll a user feed while a subscriber follows it; operator feeds are always polled."""
+    async def _sync_polling(self, feed_id: str, restore: Feed | None = None) -> None:
+        """Poll a user feed while a subscriber follows it; operator feeds are always polled.
+
+        `restore`: the feed as a follow fetched it, stored again if the daily prune forgot it
+        in between (a follower must never point at a feed that is not there).
+        """
         # serialised per feed and decided from what is stored, so the last decision sees every write
         async with self._locks.hold(f"feed:{feed_id}"):
             feed = await self.repos.feeds.get(feed_id)
+            if feed is None and restore is not None and any(
+                    feed_id in (s.feed_ids or ()) for s in await self.repos.subscribers.all()):
+                feed = restore
+                await self.repos.feeds.put(feed)
+                log.info("feed stored again: followed while the prune forgot it feed=%s", feed_id)
             if feed is None or feed.origin == "operator" or feed.status == FeedStatus.GONE:
                 return
             if feed_id in catalogue_feed_ids(self.settings):  # added by a user before the operator

@@ -111,3 +111,48 @@ async def test_a_forgotten_feed_followed_again_stores_every_item_it_lists_later(
         assert stored == ["a", "b"]
     finally:
         await fetcher.close()
+
+
+async def test_a_follow_landing_while_the_prune_forgets_the_feed_never_leaves_a_dangling_id(world):
+    """The prune found the feed unfollowed; a follow lands while it deletes the episodes' blobs."""
+    services, clock, base = world
+    url = f"{base}/ok/7.xml"
+    feed, _ = await follow_with_an_insight(services, url)
+    await services.api.remove_feed(SUB, feed.id)
+    clock.advance(days=40)
+    store = services.repos.store
+    delete_blob, followed = store.delete_blob, False
+
+    async def follow_meanwhile(name: str) -> None:
+        nonlocal followed
+        await delete_blob(name)
+        if not followed:
+            followed = True
+            await services.api.add_feed(SUB, url)
+
+    store.delete_blob = follow_meanwhile  # type: ignore[method-assign]
+    await prune(services.repos, clock, services.settings, locks=services.delivery.locks)
+    assert followed
+    assert feed.id in ((await services.api.get_subscriber(SUB)).feed_ids or ())
+    kept = await services.repos.feeds.get(feed.id)
+    assert kept is not None and kept.status == FeedStatus.ACTIVE
+
+
+async def test_a_follow_of_a_feed_the_prune_just_deleted_stores_it_again(world):
+    """The other order: the record went after the follow fetched it, before the follow was written."""
+    services, _, base = world
+    url = f"{base}/ok/8.xml"
+    feed, _ = await follow_with_an_insight(services, url)
+    await services.api.remove_feed(SUB, feed.id)
+    add_feed = services.poller.add_feed
+
+    async def add_then_pruned(*args, **kwargs):  # type: ignore[no-untyped-def]
+        fetched = await add_feed(*args, **kwargs)
+        await services.repos.feeds.delete(feed.id)  # the prune's last step, just then
+        return fetched
+
+    services.poller.add_feed = add_then_pruned  # type: ignore[method-assign]
+    await services.api.add_feed(SUB, url)
+    kept = await services.repos.feeds.get(feed.id)
+    assert kept is not None and kept.status == FeedStatus.ACTIVE
+    assert feed.id in ((await services.api.get_subscriber(SUB)).feed_ids or ())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +23,7 @@ from core.models import Feed, FeedStatus
 from core.ports import Change
 from core.store.blobs import chapters_blob, transcript_blob
 from core.store.repos import Repos
+from core.subscriber_locks import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +40,14 @@ class IdlePruneReport:
 
 
 async def forget_idle_feeds(
-    repos: Repos, settings: Settings, idle_before: datetime, referenced: Collection[str]
+    repos: Repos, settings: Settings, idle_before: datetime, referenced: Collection[str],
+    locks: KeyedLocks | None = None,
 ) -> IdlePruneReport:
-    """Remove every feed idle since before `idle_before` whose insights no kept record names."""
+    """Remove every feed idle since before `idle_before` whose insights no kept record names.
+
+    `locks` are the service's: a feed record goes only under its "feed:<id>" lock, after a last
+    look that nobody followed it meanwhile (a follow re-stores a feed that went before it).
+    """
     followed = {i for s in await repos.subscribers.all() for i in (s.feed_ids or ())}
     keep = followed | set(catalogue_feed_ids(settings))
     stale = {f.id for f in await repos.feeds.all() if _idle_since_before(f, idle_before) and f.id not in keep}
@@ -65,11 +72,26 @@ async def forget_idle_feeds(
     for episode_id in episodes:
         await repos.store.delete_blob(transcript_blob(episode_id))
         await repos.store.delete_blob(chapters_blob(episode_id))
-    await _delete(repos, repos.feeds.name, sorted(stale))
-    if stale:
-        log.info("forgot idle feeds=%d episodes=%d insights=%d", len(stale), len(episodes),
+    forgotten = await _forget_feeds(repos, sorted(stale), locks or KeyedLocks())
+    if forgotten:
+        log.info("forgot idle feeds=%d episodes=%d insights=%d", forgotten, len(episodes),
                  len(gone_insights))
-    return IdlePruneReport(len(stale), len(episodes), len(gone_insights))
+    return IdlePruneReport(forgotten, len(episodes), len(gone_insights))
+
+
+async def _forget_feeds(repos: Repos, feed_ids: list[str], locks: KeyedLocks) -> int:
+    """Delete the feed records still idle and unfollowed, each under its lock; how many went."""
+    async with AsyncExitStack() as held:
+        for feed_id in feed_ids:  # sorted, and others hold one feed lock at a time: no deadlock
+            await held.enter_async_context(locks.hold(f"feed:{feed_id}"))
+        followed = {i for s in await repos.subscribers.all() for i in (s.feed_ids or ())}
+        gone = []
+        for feed_id in feed_ids:
+            feed = await repos.feeds.get(feed_id)
+            if feed is not None and feed.status == FeedStatus.IDLE and feed_id not in followed:
+                gone.append(feed_id)
+        await _delete(repos, repos.feeds.name, gone)
+    return len(gone)
 
 
 def _idle_since_before(feed: Feed, cutoff: datetime) -> bool:

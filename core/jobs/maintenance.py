@@ -22,6 +22,7 @@ from core.ports import Change, Clock, Doc
 from core.store.codec import from_doc
 from core.store.repos import Repos
 from core.store.tables import Table
+from core.subscriber_locks import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,8 @@ class PruneReport:
 
 
 async def prune(
-    repos: Repos, clock: Clock, settings: Settings, history: SentHistory | None = None
+    repos: Repos, clock: Clock, settings: Settings, history: SentHistory | None = None,
+    locks: KeyedLocks | None = None,
 ) -> PruneReport:
     """Remove what the product no longer needs; pass the delivery history to shrink it too.
 
@@ -91,7 +93,8 @@ async def prune(
         return False
 
     conversations = await _remove(repos, repos.conversations, conversation_is_idle)
-    idle = await forget_idle_feeds(repos, settings, now - timedelta(days=cfg.dedupe_days), referenced)
+    idle = await forget_idle_feeds(repos, settings, now - timedelta(days=cfg.dedupe_days), referenced,
+                                   locks)
     remaining: set[str] = set()
 
     def insight_is_stale(doc: Doc) -> bool:

@@ -210,7 +210,7 @@ class CastfiveScheduler:
         services = self.services
         try:
             report = await prune(services.repos, services.clock, services.settings,
-                                 history=services.delivery.history)
+                                 history=services.delivery.history, locks=services.delivery.locks)
         except Exception:  # tomorrow's run tries again; nothing else depends on it
             log.exception("maintenance failed")
             return
