@@ -102,6 +102,15 @@ def test_undated_items_count_by_their_position_in_the_feed():
     assert first_poll_queue([None] * 6, NOW, settings()) == {0, 1, 2}
 
 
+async def requeue_after_raising_the_cap(store: FakeStore) -> list[Episode]:
+    """A restart with feeds.new_feed_max_episodes raised to 20: what it queues again."""
+    raised, fetcher = await poller_for(store, settings(new_feed_max_episodes=20))
+    try:
+        return await raised.requeue_back_catalogue()
+    finally:
+        await fetcher.close()
+
+
 async def test_raising_the_cap_brings_back_episodes_skipped_when_the_feed_was_added(serve):
     bodies, base = serve
     bodies["/big.xml"] = feed_xml(same_day(14))
@@ -110,11 +119,7 @@ async def test_raising_the_cap_brings_back_episodes_skipped_when_the_feed_was_ad
     try:
         await poller.add_feed(base + "/big.xml")
         assert sum(s == EpisodeState.NEW for s in (await states(store)).values()) == 10
-        raised, fetcher2 = await poller_for(store, settings(new_feed_max_episodes=20))
-        try:
-            requeued = await raised.requeue_back_catalogue()
-        finally:
-            await fetcher2.close()
+        requeued = await requeue_after_raising_the_cap(store)
     finally:
         await fetcher.close()
     assert {e.identity for e in requeued} == {f"ep-{n}" for n in range(10, 14)}
@@ -133,11 +138,7 @@ async def test_the_requeue_never_touches_episodes_that_were_processed_or_surface
             next(e for e in await episodes.all() if e.identity == "ep-11"),
             discovered_at=NOW + timedelta(days=1))
         await episodes.put(late)
-        raised, fetcher2 = await poller_for(store, settings(new_feed_max_episodes=20))
-        try:
-            requeued = await raised.requeue_back_catalogue()
-        finally:
-            await fetcher2.close()
+        requeued = await requeue_after_raising_the_cap(store)
     finally:
         await fetcher.close()
     assert [e.identity for e in requeued] == ["ep-10"]
