@@ -103,3 +103,12 @@ async def test_caps_of_zero_mean_no_cap() -> None:
     for _ in range(3):
         await model.complete(MESSAGES, max_tokens=10)
     assert llm.calls == 3
+
+
+async def test_books_older_than_yesterday_are_dropped_at_a_days_first_charge() -> None:
+    store, clock = FakeStore(), FakeClock(datetime(2026, 11, 25, 12, tzinfo=UTC))
+    for day in (25, 27, 28):
+        clock.set(datetime(2026, 11, day, 12, tzinfo=UTC))
+        await budgeted(CountingLLM(), store, clock).complete(MESSAGES, max_tokens=10)
+    assert {key.split("|")[0] for key in store.tables["llm_budget"]} == {"2026-11-27", "2026-11-28"}
+

@@ -18,7 +18,7 @@ from datetime import datetime, time, timedelta
 
 from core.config import LLMSettings
 from core.errors import BudgetExhaustedError
-from core.ports import LLM, Clock, LLMReply, Store
+from core.ports import LLM, Change, Clock, LLMReply, Store
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,10 @@ class LLMBudget:
         date = self._today()
         key = f"{date}|{self._process}"
         async with self._lock:
-            mine = await self.store.get(TABLE, key) or {}
+            mine = await self.store.get(TABLE, key)
+            if mine is None:  # this process's first charge of the day
+                await self._drop_books_before(date)
+                mine = {}
             await self.store.put(TABLE, key, {
                 "date": date, "process": self._process,
                 "tokens": int(mine.get("tokens", 0)) + tokens,
@@ -105,6 +108,16 @@ class LLMBudget:
                 "calls": int(mine.get("calls", 0)) + 1,
             })
             return await self.spent_today()
+
+
+    async def _drop_books_before(self, today: str) -> None:
+        """Forget every process's books older than yesterday: reading the day's spend scans them."""
+        yesterday = (datetime.fromisoformat(today) - timedelta(days=1)).date().isoformat()
+        old = [d for d in await self.store.all(TABLE) if str(d.get("date", "")) < yesterday]
+        if old:
+            await self.store.apply([
+                Change(TABLE, f"{d['date']}|{d['process']}" if "process" in d else str(d["date"]), None)
+                for d in old])
 
 
 class BudgetedLLM:
