@@ -147,9 +147,10 @@ class TelegramHandlers:
                 caption=rt.render_import_html(result, rt.CAPTION_LIMIT)))
 
     async def _cmd_export(self, update: Update, context: Context) -> None:
+        # a group's feeds and insights are its admins' business (and files fill a group fast)
+        await tc.require_admin(update, context)
         if await self.library.export_insights(update, context):
             return
-        await tc.require_admin(update, context)  # a group's feed list is its admins' business
         export = await self._api.export_opml(chat_sub(update), private_chat=tc.in_private_chat(update))
         assert update.effective_message is not None
         await update.effective_message.reply_document(

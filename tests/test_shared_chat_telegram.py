@@ -112,10 +112,11 @@ async def follow(world: World, chat: int) -> None:
     await repos.subscribers.put(dataclasses.replace(sub, feed_ids=(PUBLIC.id, PRIVATE.id)))
 
 
-async def export(world: World, chat: int, user: int) -> tuple[dict[str, Any], bytes] | str:
+async def export(world: World, chat: int, user: int, command: str = "/export"
+                 ) -> tuple[dict[str, Any], bytes] | str:
     """The document and its bytes, or the refusal's text."""
     mark = world.fake.mark()
-    world.fake.push_message(chat, "/export", user_id=user)
+    world.fake.push_message(chat, command, user_id=user)
     await world.fake.wait_until(lambda: any(
         r.method in ("sendDocument", "sendMessage") for r in world.fake.requests[mark:]))
     request = next(r for r in world.fake.requests[mark:] if r.method in ("sendDocument", "sendMessage"))
@@ -124,10 +125,11 @@ async def export(world: World, chat: int, user: int) -> tuple[dict[str, Any], by
     return request.params, request.files["document"][1]
 
 
-async def test_export_in_a_group_is_refused_to_a_member(world: World) -> None:
+@pytest.mark.parametrize("command", ["/export", "/export insights"])
+async def test_export_in_a_group_is_refused_to_a_member(world: World, command: str) -> None:
     await group_with_admin(world, GROUP)
     await follow(world, GROUP)
-    refused = await export(world, GROUP, 5600)
+    refused = await export(world, GROUP, 5600, command)
     assert refused == "Only this chat's admins can change its Castfive settings."
     assert not world.fake.calls("sendDocument")
 
