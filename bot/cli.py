@@ -16,6 +16,7 @@ from bot.logging_setup import setup_logging
 from bot.scale_cli import SCALE_COMMANDS, add_scale_parsers, queue_scan
 from core.bootstrap import Services, build_services
 from core.config import Settings, load_settings
+from core.dsn import url_secrets
 from core.errors import CastfiveError, NotFoundError
 from core.netguard import check_url
 
@@ -82,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     except CastfiveError as exc:
         print(f"castfive: {exc}", file=sys.stderr)
         return 2
-    secrets = (settings.secrets.telegram_token, settings.secrets.discord_token, settings.secrets.llm_api_key)
+    # `store migrate --to URL` names a database on the command line: its password is masked too
+    secrets = (*settings.secrets.for_log_scrubbing(), *url_secrets(getattr(args, "to", None) or ""))
     setup_logging(logging.INFO if args.verbose else logging.WARNING, secrets)
     try:
         if args.command in SCALE_COMMANDS:

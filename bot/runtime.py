@@ -153,8 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (settings.secrets.telegram_token or settings.secrets.discord_token):
         print(NO_TOKEN_MESSAGE, file=sys.stderr)
         return 2
-    secrets = (settings.secrets.telegram_token, settings.secrets.discord_token, settings.secrets.llm_api_key)
-    setup_logging(logging.DEBUG if args.verbose else logging.INFO, secrets)
+    setup_logging(logging.DEBUG if args.verbose else logging.INFO, settings.secrets.for_log_scrubbing())
     return run_until_stopped(settings)
 
 

@@ -13,16 +13,13 @@ import os
 from bot.cli import find_config
 from bot.logging_setup import setup_logging
 from core.config import load_settings
-from core.dsn import url_secrets
 from core.jobs.distributed.worker import WorkerApp, make_worker_broker
 
 QUEUES_ENV = "CASTFIVE_WORKER_QUEUES"
 THREADS_ENV = "CASTFIVE_WORKER_THREADS"
 
 settings = load_settings(find_config(None))
-_secrets = settings.secrets
 setup_logging(logging.DEBUG if os.environ.get("CASTFIVE_VERBOSE") else logging.INFO,
-              (_secrets.telegram_token, _secrets.discord_token, _secrets.llm_api_key,
-               *url_secrets(_secrets.database_url, _secrets.redis_url)))
+              settings.secrets.for_log_scrubbing())
 app = WorkerApp(settings, os.environ.get(QUEUES_ENV, ""), threads=int(os.environ.get(THREADS_ENV, "8")))
 broker, actors = make_worker_broker(app)

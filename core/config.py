@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.dsn import url_secrets
 from core.errors import ConfigError
 from core.jobs.distributed.settings import MODES, DistributedSettings
 
@@ -169,6 +170,11 @@ class Secrets:
 
     def __repr__(self) -> str:  # never print a token by accident
         return "Secrets(<hidden>)"
+
+    def for_log_scrubbing(self) -> tuple[str, ...]:
+        """Everything the log scrubber masks: tokens, the key, the database and broker passwords."""
+        return (self.telegram_token, self.discord_token, self.llm_api_key,
+                *url_secrets(self.database_url, self.redis_url))
 
 
 @dataclass(frozen=True)

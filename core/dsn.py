@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 DATABASE_URL_ENV = "CASTFIVE_DATABASE_URL"
 REDIS_URL_ENV = "CASTFIVE_REDIS_URL"
@@ -37,9 +37,9 @@ def url_secrets(*urls: str) -> tuple[str, ...]:
             password = urlsplit(url).password
         except ValueError:
             continue
-        if password:
-            found.append(password)
-    return tuple(found)
+        if password:  # as written, and decoded: libpq's errors may echo either
+            found += [password, unquote(password)]
+    return tuple(dict.fromkeys(found))
 
 
 def database_url(environ: Mapping[str, str]) -> str:

@@ -62,6 +62,32 @@ def test_a_log_line_with_either_url_never_shows_its_password(capsys) -> None:
     assert "pw-9f8e" not in err and "rpw-77" not in err and "connecting to" in err
 
 
+def test_every_process_masks_the_database_and_broker_passwords_as_written_and_decoded() -> None:
+    """libpq repeats a password it cannot decode ('invalid percent-encoded token: "ab%zz1"')."""
+    settings = load_settings(None, {"CASTFIVE_DATABASE_URL": "postgresql://u:ab%zz12secret@db/c",
+                                    "CASTFIVE_REDIS_URL": "redis://:r%40pw-77@redis:6379/0"})
+    masked = settings.secrets.for_log_scrubbing()
+    assert {"ab%zz12secret", "r%40pw-77", "r@pw-77"} <= set(masked)
+
+
+def test_the_castfive_command_never_logs_the_database_password(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    secret = "ab%zz12secret"
+    script = ("import logging, sys; from bot import cli; cli.setup_logging = (lambda real: "
+              "lambda level, secrets: (real(level, secrets), logging.getLogger('psycopg.pool').error("
+              f"'error connecting: invalid percent-encoded token: \"{secret}\"')))(cli.setup_logging); "
+              "sys.exit(cli.main(['--config', sys.argv[1], 'poll']))")
+    body = config(tmp_path, f'[data]\ndir = "{tmp_path / "data"}"\n')
+    env = {**os.environ, "CASTFIVE_DATABASE_URL": f"postgresql://u:{secret}@127.0.0.1:9/c"}
+    done = subprocess.run([sys.executable, "-c", script, str(body)], capture_output=True, text=True,
+                          env=env, timeout=120, cwd=Path(__file__).resolve().parent.parent)
+    assert "invalid percent-encoded token" in done.stderr
+    assert secret not in done.stderr and "zz12secret" not in done.stderr
+
+
 @pytest.mark.services
 async def test_a_wrong_database_password_is_one_clear_error_without_it(postgres_url) -> None:
     from core.store.postgres_store import PostgresStore
