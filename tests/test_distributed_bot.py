@@ -12,7 +12,7 @@ from core.store.postgres_store import PostgresStore
 from core.store.repos import MessageState, Repos
 from tests.e2e.content import seed_store
 from tests.e2e.process import TELEGRAM_TOKEN, BotProcess, bot_env, wait_until, write_config
-from tests.services import PG_PASSWORD
+from tests.services import PG_PASSWORD, unavailable
 
 pytestmark = pytest.mark.services
 CHATS = list(range(6001, 6031))
@@ -77,7 +77,7 @@ def _covered(telegram) -> set[int]:
 async def test_a_bot_that_loses_its_database_stops_sending_and_exits_for_its_supervisor(
         telegram, tmp_path, postgres_server, postgres_url, redis_url) -> None:
     if isinstance(postgres_server, str):
-        pytest.skip("a database given by URL cannot be restarted here")
+        unavailable("a database given by URL cannot be restarted here")
     bot = make_bot(tmp_path / "a", telegram, postgres_url, redis_url)
     await bot.start()
     try:

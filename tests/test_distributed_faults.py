@@ -16,7 +16,7 @@ from core.store.postgres_store import PostgresStore
 from core.store.repos import Repos
 from tests.distributed_world import all_done, distributed_settings, seed_episodes, wait_until
 from tests.fakes.pipeline_fakes import FakeExtractor
-from tests.services import PostgresServer, RedisServer
+from tests.services import PostgresServer, RedisServer, unavailable
 from tests.test_pipeline import NoFetcher
 
 pytestmark = pytest.mark.services
@@ -50,7 +50,7 @@ class InProcessWorker:
 
 def restartable(server, kind: str):
     if isinstance(server, str):
-        pytest.skip(f"a {kind} given by URL cannot be restarted here")
+        unavailable(f"a {kind} given by URL cannot be restarted here")
     return server
 
 
