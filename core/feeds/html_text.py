@@ -27,7 +27,8 @@ _END_TAG = re.compile(r"</\s*([a-zA-Z][-.a-zA-Z0-9:_]*)\s*>")  # html.parser's e
 # <x/>, a start and an end): group 1 an end tag's name, 2 a start tag's, 3 its '/'.
 _PLAIN_TAG = re.compile(
     r"""</\s*([a-zA-Z][-.a-zA-Z0-9:_]*)\s*>|<([a-zA-Z][-.a-zA-Z0-9:_]*)"""
-    r"""(?:\s+[^\s"'>/=]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?)*\s*(/?)>"""
+    # an attribute name never holds '<': else every '<' restarts a scan to the end (quadratic)
+    r"""(?:\s+[^\s"'<>/=]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?)*\s*(/?)>"""
 )
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ=/")
 

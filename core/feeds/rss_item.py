@@ -139,7 +139,7 @@ def _media(child: Element, name: str, names: Names, item: ItemDraft) -> None:
     elif name == "group":
         for inner in child:
             kind, inner_name = names(inner.tag)
-            if kind == "media":
+            if kind == "media" and inner_name != "group":  # one level: a group holds renditions
                 _media(inner, inner_name, names, item)
 
 

@@ -81,6 +81,10 @@ def inline_internal_entities(body: bytes) -> bytes:
         values[name] = value
     if _ENTITY_DECLARATION.sub(b"", rest).strip() or len(values) > MAX_INTERNAL_ENTITIES:
         raise FeedParseError(REFUSED_ENTITIES)  # other declarations, or junk we cannot vouch for
+    if not values:  # an empty subset: nothing to write out ('&();' would match a bare '&;')
+        result = body[: subset.start()] + body[subset.end():]
+        refuse_entity_declarations(result)
+        return result
     reference = re.compile(rb"&(" + b"|".join(re.escape(n) for n in values) + rb");")
     document = body[subset.end():]
     growth = sum(len(values[m.group(1)]) - len(m.group(0)) for m in reference.finditer(document))
