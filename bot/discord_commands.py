@@ -17,7 +17,7 @@ import discord
 from discord import app_commands
 
 from bot.discord_library import LIBRARY_COMMANDS
-from bot.discord_replies import api_of, chat_subscriber_id, reply, thinking, user_key
+from bot.discord_replies import api_of, chat_of, chat_subscriber_id, reply, thinking, user_key
 from bot.discord_views import SearchChoices, insight_view
 from bot.render_discord import (
     added_text,
@@ -97,7 +97,7 @@ async def zone_choices(interaction: Interaction, current: str) -> list[app_comma
 async def insight_choices(interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
     """Recent insights of this chat whose id starts with what the member typed."""
     try:
-        chat_id = chat_subscriber_id(interaction.channel_id or 0)
+        chat_id = chat_of(interaction)
         items = await api_of(interaction).recent_insights(chat_id, current)
     except CastfiveError:
         return []
@@ -107,7 +107,7 @@ async def insight_choices(interaction: Interaction, current: str) -> list[app_co
 async def feed_choices(interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
     """Podcasts followed here whose title or id contains what the member typed."""
     try:
-        feeds = await api_of(interaction).list_feeds(chat_subscriber_id(interaction.channel_id or 0))
+        feeds = await api_of(interaction).list_feeds(chat_of(interaction))
     except CastfiveError:
         return []
     typed = current.strip().lower()
@@ -127,7 +127,7 @@ feeds = app_commands.Group(name="feeds", description="The podcasts Castfive foll
 
 @castfive.command(name="today", description="Today's five insights, now")
 async def today(interaction: Interaction) -> None:
-    api, sub_id = api_of(interaction), chat_subscriber_id(interaction.channel_id or 0)
+    api, sub_id = api_of(interaction), chat_of(interaction)
     try:  # in a server channel, once an hour: sooner, a private line points at the last post
         async with thinking(interaction):
             digest = await api.today(sub_id, shared_chat=interaction.guild_id is not None)
@@ -164,11 +164,11 @@ async def ask(interaction: Interaction, insight_id: str, question: app_commands.
     async with thinking(interaction):
         answer = await api.ask(insight_id, question, user_key=user_key(interaction.user),
                                conversation_id=conversation,
-                               reader=chat_subscriber_id(interaction.channel_id or 0))
+                               reader=chat_of(interaction))
     for chunk in answer_chunks(answer):
         message = await reply(interaction, chunk)
         if message is not None:  # replying to the answer continues the conversation
-            await api.remember_message(chat_subscriber_id(interaction.channel_id or 0), str(message.id),
+            await api.remember_message(chat_of(interaction), str(message.id),
                                        MessageRef(answer.insight_id, conversation))
 
 

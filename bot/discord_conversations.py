@@ -17,6 +17,7 @@ import discord
 from bot.discord_replies import (
     NO_MENTIONS,
     api_of,
+    chat_of,
     chat_subscriber_id,
     error_text,
     log_error,
@@ -80,7 +81,7 @@ async def _answer_in_dm(interaction: discord.Interaction[Any], api: CastfiveApi,
     conversation = f"discord-dm:{message.id if message else interaction.id}"
     answer = await api.ask(insight_id, question, user_key=user_key(interaction.user),
                            conversation_id=conversation,
-                           reader=chat_subscriber_id(interaction.channel_id or 0))
+                           reader=chat_of(interaction))
     channel = interaction.channel
     if message is None or not isinstance(channel, discord.abc.Messageable):
         await interaction.followup.send(answer_chunks(answer)[0], ephemeral=True)

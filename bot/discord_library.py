@@ -12,7 +12,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.discord_replies import answer_error, api_of, chat_subscriber_id, reply, thinking
+from bot.discord_replies import answer_error, api_of, chat_of, reply, thinking
 from bot.render_discord import md, safe_url
 from bot.render_library import choice_label, fitted, heading, shorten
 from core.errors import CastfiveError
@@ -79,7 +79,7 @@ class SearchPageButton(
         """Show that page of the search in the same message."""
         try:
             page = await api_of(interaction).library.page(
-                chat_subscriber_id(interaction.channel_id or 0), self.search_id, self.page)
+                chat_of(interaction), self.search_id, self.page)
             await interaction.response.edit_message(embed=page_embed(page), view=page_view(page))
         except Exception as exc:  # noqa: BLE001 - the one error handler logs and answers
             await answer_error(interaction, exc)
@@ -99,7 +99,7 @@ def page_view(page: SearchPage) -> discord.ui.View | None:
 
 async def search_choices(interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
     """This channel's recent searches containing what is typed, then the best live match."""
-    sub_id = chat_subscriber_id(interaction.channel_id or 0)
+    sub_id = chat_of(interaction)
     typed = " ".join(current.split())[:100]
     try:
         library = api_of(interaction).library
@@ -118,7 +118,7 @@ async def search_choices(interaction: Interaction, current: str) -> list[app_com
 @app_commands.describe(words="What to look for (every word must match)")
 @app_commands.autocomplete(words=search_choices)
 async def search(interaction: Interaction, words: app_commands.Range[str, 1, 200]) -> None:
-    sub_id = chat_subscriber_id(interaction.channel_id or 0)
+    sub_id = chat_of(interaction)
     async with thinking(interaction):
         page = await api_of(interaction).library.search(sub_id, words)
     view = page_view(page)
@@ -128,7 +128,7 @@ async def search(interaction: Interaction, words: app_commands.Range[str, 1, 200
 @app_commands.command(name="export", description="The insights sent here, as Markdown (Obsidian) and CSV")
 @app_commands.describe(since="Only those sent on or after this date, YYYY-MM-DD")
 async def export(interaction: Interaction, since: app_commands.Range[str, 0, 10] | None = None) -> None:
-    library, sub_id = api_of(interaction).library, chat_subscriber_id(interaction.channel_id or 0)
+    library, sub_id = api_of(interaction).library, chat_of(interaction)
     limit = min(interaction.filesize_limit, EXPORT_LIMIT)
     async with thinking(interaction, ephemeral=True):
         files = [f for fmt in ("markdown", "readwise")

@@ -42,6 +42,13 @@ def chat_subscriber_id(chat_id: int | str) -> str:
     return subscriber_id_for(PLATFORM, str(chat_id))
 
 
+def chat_of(interaction: discord.Interaction[Any]) -> str:
+    """The subscriber an interaction speaks for: its channel's, or a thread's parent channel's."""
+    channel = interaction.channel
+    parent = channel.parent_id if isinstance(channel, discord.Thread) else None
+    return chat_subscriber_id(parent or interaction.channel_id or 0)
+
+
 def user_key(user: discord.abc.User) -> str:
     """Whose questions count against the per-member cooldown."""
     return f"{PLATFORM}:{user.id}"

@@ -12,7 +12,7 @@ from typing import Any
 import discord
 
 from bot.discord_conversations import ask_from_modal
-from bot.discord_replies import answer_error, api_of, chat_subscriber_id, reply, user_key
+from bot.discord_replies import answer_error, api_of, chat_of, reply, user_key
 from bot.render_discord import added_text, candidate_label
 from core.ports import SearchResult
 
@@ -52,7 +52,7 @@ class InsightButton(
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Ask opens the question modal; thumbs record feedback for this channel."""
         try:
-            reader = chat_subscriber_id(interaction.channel_id or 0)
+            reader = chat_of(interaction)
             if self.action == "ask":
                 # the same check a question gets, before the modal: an id this chat may not read
                 # is refused at once, exactly like an unknown one

@@ -146,3 +146,15 @@ async def test_forged_ask_buttons_spend_the_miss_allowance_too(world: World) -> 
         said.append(str((await fake.reply_to(ix))[0]["content"]))
     assert all(s.startswith("No insight with id") for s in said[:3])
     assert "You have asked a lot this hour" in said[3] and "ask again" in said[3]
+
+
+async def test_castfive_ask_inside_a_thread_reads_as_the_threads_channel(world: World) -> None:
+    """A thread is part of its channel: what the channel may read, its threads may too."""
+    fake = world.fake
+    thread = fake.snowflake()
+    fake.threads[thread] = thread_of(thread, str(CHANNEL_ID), "💬 earlier")
+    await fake.dispatch("THREAD_CREATE", {**fake.threads[thread], "newly_created": True})
+    ix = await fake.slash("castfive", "ask", options={"id": world.insights["public"], "question": QUESTION},
+                          user_id=next(world.users), channel_id=int(thread))
+    said = str((await fake.reply_to(ix))[0]["content"])
+    assert TITLES["public"] in said  # was answered as for an unknown id: the thread is no subscriber
