@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import io
-import zoneinfo
 from datetime import date
 from typing import Any
 
@@ -41,6 +40,7 @@ from core.chat_cooldown import PostedRecentlyError
 from core.errors import CastfiveError, PermissionDeniedError, ValidationError
 from core.models import Cadence
 from core.ports import MessageRef
+from core.timeutil import zone_names
 
 MAX_OPML_BYTES = 1024 * 1024
 NOTHING_TODAY = "Nothing new worth your time today: no fresh insights yet. Try again later."
@@ -85,7 +85,7 @@ def _check_bot_can_post(interaction: Interaction, channel: Channel) -> None:
 
 @functools.cache
 def _zones() -> tuple[str, ...]:
-    return tuple(sorted(zoneinfo.available_timezones()))
+    return tuple(sorted(zone_names().values()))  # only the names /time accepts
 
 
 async def zone_choices(interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:

@@ -39,7 +39,7 @@ from core.qa import Answerer
 from core.ranking import apply_feedback
 from core.store.blobs import load_transcript
 from core.store.repos import Conversation, MessageLink, MessageState, Repos, SearchChoice, ledger_key
-from core.timeutil import parse_hhmm, parse_zone
+from core.timeutil import parse_hhmm, parse_zone, zone_names
 
 log = logging.getLogger(__name__)
 
@@ -441,13 +441,9 @@ def _checked_zone(name: str) -> str:
     # holds 'posixrules', 'localtime', 'Factory' and legacy aliases that mean nothing to a person.
     # Read afresh each time (about 5 ms): /time is rare, and the other methods of this module are
     # not this helper's to grow module state for.
-    import zoneinfo
-
-    names = {z for z in zoneinfo.available_timezones()
-             if "/" in z and not z.startswith(("Etc/", "posix/", "right/"))}
-    canonical = {z.lower(): z for z in names | {"UTC"}}.get(name.strip().lower())
-    if canonical is None:
-        raise ValidationError(f"The time zone must be a time zone like Europe/Berlin, not {name!r}.")
+    canonical = zone_names().get(name.strip().lower())
+    if canonical is None:  # the echo is clipped: a long word must not push the reply past a limit
+        raise ValidationError(f"The time zone must be a time zone like Europe/Berlin, not {name[:40]!r}.")
     try:
         return parse_zone(canonical).key
     except ValueError as exc:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import zoneinfo
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -50,3 +52,13 @@ class SystemClock:
     def now(self) -> datetime:
         """The current time, aware UTC."""
         return utcnow()
+
+
+@functools.cache
+def zone_names() -> dict[str, str]:
+    """Real Area/Location zone names (and UTC) by their lower-case form: what /time accepts.
+
+    Read once: the tz database's listing walks the disk."""
+    names = {z for z in zoneinfo.available_timezones()
+             if "/" in z and not z.startswith(("Etc/", "posix/", "right/"))}
+    return {z.lower(): z for z in names | {"UTC"}}
