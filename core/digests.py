@@ -82,15 +82,18 @@ class SentHistory:
             self.by_subscriber[new_id].update(self.by_subscriber.pop(old_id))
 
     def forget_before(self, oldest: str) -> int:
-        """Drop what was sent before the ISO date `oldest` (pruned from the ledger); a count."""
+        """Drop what was sent before the ISO date `oldest` (pruned from the ledger); a count.
+
+        Each subscriber's dict is replaced, not changed in place: a choice running in a thread
+        may be reading the old one."""
         dropped = 0
         for subscriber_id in list(self.by_subscriber):
             sent = self.by_subscriber[subscriber_id]
-            old = [i for i, day in sent.items() if day < oldest]
-            for insight_id in old:
-                del sent[insight_id]
-            dropped += len(old)
-            if not sent:
+            kept = {i: day for i, day in sent.items() if day >= oldest}
+            dropped += len(sent) - len(kept)
+            if kept:
+                self.by_subscriber[subscriber_id] = kept
+            else:
                 del self.by_subscriber[subscriber_id]
         return dropped
 

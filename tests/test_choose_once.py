@@ -46,3 +46,23 @@ async def test_the_schedule_and_today_choosing_at_once_agree_on_one_entry(servic
         services.delivery.choose(subscriber, "2026-11-28", catalog, on_request=True))
     assert tick == asked and len(tick.messages) == 5
     assert await services.repos.ledger.get("telegram:1|2026-11-28") == tick
+
+
+async def test_ranking_runs_off_the_event_loop(services) -> None:
+    """Choosing is CPU work and may call the sentence-embedding model: never on the loop."""
+    import asyncio
+
+    subscriber = await services.api.subscribe("telegram", "1")
+    choose, on_loop = services.builder.choose, []
+
+    def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return choose(*args, **kwargs)
+
+    services.builder.choose = recording
+    entry = await services.delivery.choose(subscriber, "2026-11-28", await services.builder.load_catalog())
+    assert len(entry.messages) == 5 and on_loop == [False]

@@ -68,6 +68,7 @@ class DeliveryService:
         # the subscriber under it, so a follow made while the send was in flight is kept
         self.locks = KeyedLocks()
         self._choosing = KeyedLocks()  # held across a choice; never while holding `locks`
+        self._ranking = asyncio.Lock()
         self._buckets = {
             # burst 2: a platform limit is "N in any second", so a full second's burst on top of
             # the steady rate would break it (bench/deliver.py measured the 429s that followed)
@@ -150,10 +151,12 @@ class DeliveryService:
         existing = await self.repos.ledger.get(ledger_key(subscriber.id, local_date))
         if existing is not None:
             return existing
-        await asyncio.sleep(0)  # yield between subscribers: ranking is CPU work on the loop
-        picked = self.builder.choose(
-            catalog, subscriber, self.history, self.clock.now(), date.fromisoformat(local_date)
-        )
+        # Ranking is CPU work (and, for a close pair, a sentence-embedding call): off the loop, one
+        # choice at a time, since the catalogue's indexes and the paraphrase cache are shared.
+        async with self._ranking:
+            picked = await asyncio.to_thread(
+                self.builder.choose, catalog, subscriber, self.history, self.clock.now(),
+                date.fromisoformat(local_date))
         if not picked:
             # Nothing good enough yet (never filler). The day is not recorded as done, so
             # insights extracted later today still go out; until then, look every 15 minutes.
