@@ -136,14 +136,18 @@ async def today(interaction: Interaction) -> None:
         return
     if not digest.items:
         await reply(interaction, NOTHING_TODAY)
-    for item in digest.items:  # one message per insight: its buttons and its thread belong to it
-        message = await reply(interaction, item_header(item), embed=item_embed(item),
-                              view=insight_view(item.insight.id))
-        if message is not None:
-            await api.remember_message(sub_id, str(message.id),
-                                       MessageRef(item.insight.id, f"{sub_id}:{message.id}"))
-            if item is digest.items[0]:
-                await api.note_today_post(sub_id, str(message.id))
+    try:
+        for item in digest.items:  # one message per insight: its buttons and its thread belong to it
+            message = await reply(interaction, item_header(item), embed=item_embed(item),
+                                  view=insight_view(item.insight.id))
+            if message is not None:
+                await api.remember_message(sub_id, str(message.id),
+                                           MessageRef(item.insight.id, f"{sub_id}:{message.id}"))
+                if item is digest.items[0]:
+                    await api.note_today_post(sub_id, str(message.id))
+    except Exception:  # nothing reached the channel: the hour's turn must not point at nothing
+        await api.today_not_posted(sub_id)
+        raise
 
 
 def today_pointer_text(interaction: Interaction, hit: PostedRecentlyError) -> str:

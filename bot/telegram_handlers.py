@@ -91,14 +91,18 @@ class TelegramHandlers:
             return
         if not digest.items:
             await tc.reply(update, "Nothing new yet today. I'll send your five when they are ready.")
-        for item in digest.items:
-            sent = await tc.reply(update, rt.render_item_html(item, digest.local_date),
-                               keyboard=rt.item_keyboard(item.insight.id), quote=False,
-                               plain=rt.render_item_plain(item, digest.local_date))
-            await self._api.remember_message(chat_sub(update), str(sent.message_id), MessageRef(
-                item.insight.id, tc.conversation_id(sent.chat_id, sent.message_id)))
-            if item is digest.items[0]:
-                await self._api.note_today_post(chat_sub(update), str(sent.message_id))
+        try:
+            for item in digest.items:
+                sent = await tc.reply(update, rt.render_item_html(item, digest.local_date),
+                                   keyboard=rt.item_keyboard(item.insight.id), quote=False,
+                                   plain=rt.render_item_plain(item, digest.local_date))
+                await self._api.remember_message(chat_sub(update), str(sent.message_id), MessageRef(
+                    item.insight.id, tc.conversation_id(sent.chat_id, sent.message_id)))
+                if item is digest.items[0]:
+                    await self._api.note_today_post(chat_sub(update), str(sent.message_id))
+        except Exception:  # nothing reached the chat: the hour's turn must not point at nothing
+            await self._api.today_not_posted(chat_sub(update))
+            raise
 
     async def _cmd_feeds(self, update: Update, context: Context) -> None:
         feeds = await self._api.list_feeds(chat_sub(update))

@@ -67,7 +67,8 @@ class ChatCooldown:
         if post is not None and post.message_id is None:
             self._posts[chat_key] = _Post(post.posted_at, message_id)
 
-    def _release(self, chat_key: str) -> None:
+    def release(self, chat_key: str) -> None:
+        """Give back a claim whose post never reached the chat (no first message noted)."""
         post = self._posts.get(chat_key)
         if post is not None and post.message_id is None:
             del self._posts[chat_key]
@@ -88,5 +89,5 @@ class Turn:
     def give_back(self) -> None:
         """Let the chat's next call post instead of pointing at nothing."""
         if self._chat_key is not None:
-            self._cooldown._release(self._chat_key)
+            self._cooldown.release(self._chat_key)
             self._chat_key = None

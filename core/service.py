@@ -331,6 +331,10 @@ class CastfiveService:
         """The first message of a /today post in a shared chat: later calls are pointed at it."""
         self._today_posts.note_post(subscriber_id, message_id)
 
+    async def today_not_posted(self, subscriber_id: str) -> None:
+        """The /today post failed before its first message: the chat may ask again at once."""
+        self._today_posts.release(subscriber_id)
+
     async def recent_insights(self, subscriber_id: str, prefix: str = "") -> list[DigestItem]:
         """Insights recently sent to the subscriber, newest first (for autocomplete)."""
         catalog = await self.builder.load_catalog()

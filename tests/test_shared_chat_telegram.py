@@ -153,3 +153,17 @@ async def test_export_in_a_private_chat_gives_the_whole_private_address(world: W
     assert not isinstance(sent, str)
     params, opml = sent
     assert b"8f3a9c2e1b7d4f6a.rss?key=s3cr3t" in opml and "***" not in params["caption"]
+
+
+async def test_a_today_post_that_failed_to_send_does_not_hold_the_group_for_the_hour(world: World) -> None:
+    await group_with_admin(world, GROUP)
+    world.fake.fail("sendMessage", 400, "Bad Request: not enough rights to send text messages",
+                    when=lambda p: p.get("chat_id") == GROUP)
+    mark = world.fake.mark()
+    await today_in(world, GROUP, 5700)
+    await world.fake.wait_until(lambda: any(r.method == "sendMessage" for r in world.fake.requests[mark:]))
+    await asyncio.sleep(0.3)  # the failed send's handler finishes
+    mark = world.fake.mark()
+    await today_in(world, GROUP, 5701)  # the rights are back
+    sent = await settled(world.fake, GROUP, mark, 5)
+    assert len(sent) == 5 and not sent[0]["text"].startswith("📌")  # before: a pointer at nothing

@@ -298,6 +298,9 @@ class FakeCastfiveApi:
     async def note_today_post(self, subscriber_id: str, message_id: str) -> None:
         self._record("note_today_post", subscriber_id=subscriber_id, message_id=message_id)
 
+    async def today_not_posted(self, subscriber_id: str) -> None:
+        self._record("today_not_posted", subscriber_id=subscriber_id)
+
     async def remember_message(self, subscriber_id: str, message_id: str, ref: MessageRef) -> None:
         self._record("remember_message", subscriber_id=subscriber_id, message_id=message_id, ref=ref)
         self.messages[(subscriber_id, message_id)] = ref
