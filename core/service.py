@@ -16,7 +16,7 @@ from core.delivery.ratelimit import UserRateLimiter
 from core.delivery.schedule import local_day_of, next_delivery
 from core.delivery.service import DeliveryService
 from core.delivery.subscriptions import deactivate, migrate, require_subscriber, subscriber_id_for
-from core.digests import DigestBuilder, item_for
+from core.digests import Catalog, DigestBuilder, item_for
 from core.errors import (
     LimitReachedError,
     NotFoundError,
@@ -350,9 +350,13 @@ class CastfiveService:
                            user_key: str | None = None) -> DigestItem:
         """One insight, ready to render (`reader`: the asking chat; None: the operator's CLI;
         `user_key`: the person, whose misses count against their miss allowance)."""
-        catalog = await self.builder.load_catalog()
         insight = await self._readable(insight_id, reader, user_key)
-        return item_for(catalog.insights.get(insight.id, insight), catalog)
+        # its own feed and episode, not the whole catalogue: every Ask button comes through here
+        feed = await self.repos.feeds.get(insight.feed_id)
+        episode = await self.repos.episodes.get(insight.episode_id)
+        return item_for(insight, Catalog(feeds={feed.id: feed} if feed else {},
+                                         episodes={episode.id: episode} if episode else {},
+                                         insights={}, by_feed={}))
 
     async def _readable(self, insight_id: str, reader: str | None, user_key: str | None = None) -> Insight:
         """The insight if `reader` may see it; otherwise exactly what an unknown id gets, and a
