@@ -248,8 +248,8 @@ class CastfiveService:
         # serialised per feed and decided from what is stored, so the last decision sees every write
         async with self._locks.hold(f"feed:{feed_id}"):
             feed = await self.repos.feeds.get(feed_id)
-            if feed is None and restore is not None and any(
-                    feed_id in (s.feed_ids or ()) for s in await self.repos.subscribers.all()):
+            followed: bool | None = None
+            if feed is None and restore is not None and (followed := await self._followed(feed_id)):
                 feed = restore
                 await self.repos.feeds.put(feed)
                 log.info("feed stored again: followed while the prune forgot it feed=%s", feed_id)
@@ -257,8 +257,13 @@ class CastfiveService:
                 return
             if feed_id in catalogue_feed_ids(self.settings):  # added by a user before the operator
                 return
-            followed = any(feed_id in (s.feed_ids or ()) for s in await self.repos.subscribers.all())
-            await self.poller.set_polled(feed_id, followed)
+            await self.poller.set_polled(feed_id, followed if followed is not None
+                                         else await self._followed(feed_id))
+
+    async def _followed(self, feed_id: str) -> bool:
+        """Whether any subscriber follows the feed (read from the documents: nothing converted)."""
+        docs = await self.repos.store.all(self.repos.subscribers.name)
+        return any(feed_id in (d.get("feed_ids") or ()) for d in docs)
 
     async def remove_feed(self, subscriber_id: str, feed_id: str) -> None:
         """Stop following a feed; a user feed nobody follows any more stops being polled."""
