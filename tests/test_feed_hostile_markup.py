@@ -31,3 +31,17 @@ def test_thousands_of_nested_media_groups_do_not_exhaust_the_stack() -> None:
     nested = '<media:group>' * 5000 + '<media:content url="https://x.test/a.mp3" type="audio/mpeg"/>'
     feed = parse_feed(rss(f"<title>T</title>{nested}{'</media:group>' * 5000}"))
     assert [e.title for e in feed.episodes] == ["T"]  # was a RecursionError
+
+
+def test_an_atom_feed_over_the_item_cap_keeps_its_podcast_tags_and_reads_cleanly() -> None:
+    entries = "".join(
+        f"<entry><id>e{n}</id><title>E{n}</title><updated>2024-01-{28 - n:02d}T00:00:00Z</updated>"
+        f'<link rel="enclosure" href="https://x.test/{n}.mp3" type="audio/mpeg"/>'
+        f'<podcast:person role="host">Ada {n}</podcast:person></entry>' for n in range(5))
+    body = ('<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" '
+            'xmlns:podcast="https://podcastindex.org/namespace/1.0"><title>A</title>'
+            f"{entries}</feed>").encode()
+    feed = parse_feed(body, max_items=3)
+    assert [e.title for e in feed.episodes] == ["E0", "E1", "E2"]
+    assert all(e.persons for e in feed.episodes)  # the cut body was unclosed: no persons, a warning
+    assert not feed.warnings

@@ -26,6 +26,7 @@ _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>]|head
                          re.IGNORECASE | re.DOTALL)
 _CHANNEL = re.compile(rb"<(?:[\w.-]+:)?channel[\s/>]")
 _ITEM_START = re.compile(rb"<(?:[\w.-]+:)?(?:item|entry)[\s/>]")
+_ROOT = re.compile(rb"<(?![?!])([\w.:-]+)")  # the first element's name (after prolog and comments)
 
 
 def read_with_feedparser(body: bytes, base_url: str | None, max_items: int) -> FeedDraft:
@@ -74,7 +75,20 @@ def _first_items(body: bytes, max_items: int) -> tuple[bytes, int]:
     starts = [m.start() for m in _ITEM_START.finditer(body)]
     if len(starts) <= max_items:
         return body, len(starts)
-    return body[: starts[max_items]], len(starts)
+    cut = body[: starts[max_items]]
+    return cut + _closing_tags(cut), len(starts)
+
+
+def _closing_tags(cut: bytes) -> bytes:
+    """The end tags a document cut before an item needs: else feedparser falls back to its loose
+    parser (twice the time) and the strict read of the podcast namespace gets nothing."""
+    root = _ROOT.search(cut)
+    if root is None:
+        return b""
+    name = root.group(1)
+    # RSS 2.0 items sit in <channel>; Atom entries and RSS 1.0 items sit in the root itself
+    inner = b"</channel>" if name.rsplit(b":", 1)[-1].lower() == b"rss" and _CHANNEL.search(cut) else b""
+    return inner + b"</" + name + b">"
 
 
 def _run_feedparser(body: bytes) -> Any:
