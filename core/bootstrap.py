@@ -78,10 +78,12 @@ def build_services(
     extractor: Extractor | None = None,
     ports: dict[str, ChatPort] | None = None,
     crash_hook: CrashHook | None = None,
+    index: SearchIndex | None = None,
 ) -> Services:
     """Build the core with real implementations unless a test passes its own; does no I/O."""
     clock = clock or SystemClock()
-    index = SearchIndex(settings.data_dir / INDEX_FILE if store is None else None)  # a test's: memory
+    if index is None:  # beside the data; for a test's own store, in memory
+        index = SearchIndex(settings.data_dir / INDEX_FILE if store is None else None)
     if store is None and settings.distributed.mode == "distributed":
         from core.store.postgres_store import PostgresStore
 

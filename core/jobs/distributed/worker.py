@@ -24,6 +24,7 @@ from core.jobs.distributed.broker import build_broker, declare_actors
 from core.jobs.distributed.dispatch import ActorDispatcher, Dispatcher
 from core.jobs.distributed.locks import AdvisoryLocks
 from core.jobs.distributed.stages import StageRunner
+from core.library.index import INDEX_FILE, SearchIndex
 from core.store.postgres_store import PostgresStore
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,9 @@ ServicesFactory = Callable[[Settings, PostgresStore], Services]
 
 
 def default_services(settings: Settings, store: PostgresStore) -> Services:
-    """The real services over the shared database."""
-    return build_services(settings, store=store)
+    """The real services over the shared database, indexing into the search index file beside
+    the data (the bot's, on the same host), not into memory that grows for the worker's life."""
+    return build_services(settings, store=store, index=SearchIndex(settings.data_dir / INDEX_FILE))
 
 
 class WorkerApp:
