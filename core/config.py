@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.dsn import url_secrets
+from core.dsn import database_url, redis_url, url_secrets
 from core.errors import ConfigError
 from core.jobs.distributed.settings import MODES, DistributedSettings
 
@@ -234,8 +234,8 @@ def load_settings(path: str | Path | None, environ: Mapping[str, str] | None = N
         telegram_token=env.get("TELEGRAM_BOT_TOKEN", "").strip(),
         discord_token=env.get("DISCORD_BOT_TOKEN", "").strip(),
         llm_api_key=env.get(llm_section.api_key_env, "").strip(),
-        database_url=env.get("CASTFIVE_DATABASE_URL", "").strip(),
-        redis_url=env.get("CASTFIVE_REDIS_URL", "").strip(),
+        database_url=database_url(env),
+        redis_url=redis_url(env),
     )
     settings = Settings(**sections, secrets=secrets, source=source)
     _validate(settings)

@@ -10,12 +10,12 @@ from functools import lru_cache
 
 from core.insights.embedded import vector_of
 from core.insights.paraphrase import SURE, ParaphraseJudge
-from core.insights.similarity import cosine
 from core.models import Insight, Subscriber
 
 # Two insights whose embeddings are this close say the same thing (bench/duplicates.py: chosen on
 # half of 64 + 64 written pairs as the lowest that merges at most 5% of distinct claims).
 DUPLICATE_COSINE = SURE  # whole-sentence cosine alone (without a judge to embed the remainders)
+_WHOLE_SENTENCE = ParaphraseJudge(None)  # that rule: a judge with no embedder
 
 # Function words and podcast filler: they make unrelated sentences look alike.
 _STOPWORDS = frozenset("""
@@ -186,9 +186,7 @@ class Fingerprint:
         """Paraphrases of one idea, by embeddings of one model (never across models)."""
         if not self.vector or self.vector_model != other.vector_model:
             return False
-        if judge is None:
-            return cosine(self.vector, other.vector) >= DUPLICATE_COSINE
-        return judge.same(self.text, self.vector, other.text, other.vector)
+        return (judge or _WHOLE_SENTENCE).same(self.text, self.vector, other.text, other.vector)
 
     def repeats(self, other: Fingerprint, threshold: float, judge: ParaphraseJudge | None = None) -> bool:
         """Same as `is_near_duplicate`, without recomputing terms for every pair."""

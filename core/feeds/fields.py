@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import calendar
 import html
 import math
 import mimetypes
 import re
-import time
-from datetime import UTC, datetime
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -193,16 +190,6 @@ def parse_length(value: object) -> int | None:
     except (TypeError, ValueError):
         return None
     return number if number > 0 else None
-
-
-def struct_to_datetime(value: time.struct_time | None) -> datetime | None:
-    """feedparser's UTC struct_time -> an aware UTC datetime, or None when out of range."""
-    if not value:
-        return None
-    try:
-        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
-    except (OverflowError, ValueError, OSError, TypeError):
-        return None
 
 
 def absolute_url(raw: object, base_url: str | None) -> str | None:
