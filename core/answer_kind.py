@@ -34,10 +34,16 @@ def question_phrase(question: str) -> str:
     return _WHEN.sub(" ", _QUANTITY.sub(" ", question))
 
 
+def answer_words(question: str) -> re.Pattern[str] | None:
+    """The kind of words an answer to `question` must hold (a number, a time); None for open ones."""
+    if _QUANTITY.search(question):
+        return _NUMBER
+    if _WHEN.search(question):
+        return _TIME
+    return None
+
+
 def can_answer(question: str, text: str) -> bool:
     """Whether `text` holds the kind of words the question asks for (any text, for open ones)."""
-    if _QUANTITY.search(question):
-        return bool(_NUMBER.search(text))
-    if _WHEN.search(question):
-        return bool(_TIME.search(text))
-    return True
+    wanted = answer_words(question)
+    return wanted is None or bool(wanted.search(text))

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 
-from core.answer_kind import can_answer, question_phrase
+from core.answer_kind import answer_words, can_answer, question_phrase
 from core.config import LLMSettings
 from core.errors import LLMError, ValidationError
 from core.insights.filler import drop_sponsor_segments
@@ -85,7 +85,7 @@ class Answerer:
             except LLMError as exc:
                 log.warning("answer falls back to quoting passages: insight=%s reason=%s",
                             insight.id, exc)
-        return self._quoted(base, insight, query, ranked)
+        return self._quoted(base, insight, query, ranked, answer_words(question))
 
     def _index(self, transcript: Transcript) -> PassageIndex:
         """The passage index of a transcript, kept for the last few episodes asked about."""
@@ -102,6 +102,7 @@ class Answerer:
 
     def _quoted(
         self, base: Answer, insight: Insight, query: list[str], ranked: list[tuple[Passage, float]],
+        wanted: re.Pattern[str] | None,
     ) -> Answer:
         if not ranked:  # say so plainly, and show the insight's own words, nothing else
             own = Citation(insight.start, insight.end, insight.quote)
@@ -110,7 +111,7 @@ class Answerer:
         top = ranked[0][1]
         chosen = sorted((p for p, s in ranked if s >= 0.5 * top), key=lambda p: p.start)[:3]
         citations = tuple(
-            Citation(p.moment_of(query), p.end, excerpt(p.text, query)) for p in chosen
+            Citation(p.moment_of(query, wanted), p.end, excerpt(p.text, query)) for p in chosen
         )
         lines = [INTRO] + [f"[{format_timestamp(c.start)}] “{c.text}”" for c in citations]
         return replace(base, text="\n\n".join(lines), citations=citations, grounded=True)

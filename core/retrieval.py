@@ -60,20 +60,36 @@ class Passage:
     # (start, end, text) of each segment in it, so a citation can point at the words that answer
     pieces: tuple[tuple[float, float, str], ...] = ()
 
-    def moment_of(self, query: Sequence[str]) -> float:
-        """When the segment most about `query` starts (the passage start when none matches)."""
-        best = self._best_piece(query)
-        if best is None:
-            return self.start
-        start, end, text = self.pieces[best]
-        # The sentence holding most of the question's words is where the answer is spoken; its
-        # start is interpolated within the segment at an even speaking rate.
-        sentences = [x for x in _SENTENCE.split(text) if x]
-        wanted = set(query)
-        hits = [len(wanted.intersection(terms(x))) for x in sentences]
-        chosen = max(range(len(sentences)), key=lambda i: (hits[i], -i))
-        before = sum(len(x.split()) for x in sentences[:chosen])
-        return start + (end - start) * before / max(len(text.split()), 1)
+    def moment_of(self, query: Sequence[str], wanted: re.Pattern[str] | None = None) -> float:
+        """When the sentence that answers `query` starts (the passage start when none matches).
+
+        Each sentence scores the question's words it holds, more when it also holds the kind of
+        words the answer needs (`wanted`: a number, a date), less when it is itself a question and
+        more right after one: the host's question repeats the asker's words, the reply answers.
+        """
+        words = set(query)
+        best, best_score = self.start, 0.0
+        asked = 0.0  # the question words of the sentence before, when it was a question
+        for start, text in self._sentences():
+            found = len(words.intersection(terms(text)))
+            question = text.rstrip().endswith("?")
+            score = found + asked + (0.75 if wanted is not None and wanted.search(text) else 0.0) \
+                - (1.0 if question else 0.0)
+            if score > best_score:
+                best, best_score = start, score
+            asked = 0.5 * found if question else 0.0
+        return best
+
+    def _sentences(self) -> list[tuple[float, str]]:
+        """(start, text) of each sentence, interpolated within its segment at an even speaking rate."""
+        out = []
+        for start, end, text in self.pieces:
+            total = max(len(text.split()), 1)
+            before = 0
+            for sentence in (x for x in _SENTENCE.split(text) if x):
+                out.append((start + (end - start) * before / total, sentence))
+                before += len(sentence.split())
+        return out
 
     def words_about(self, query: Sequence[str]) -> str:
         """The segment most about `query` with its neighbours: where an answer would be."""

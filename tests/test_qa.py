@@ -153,6 +153,20 @@ async def test_without_a_model_an_answerable_question_cites_the_words_that_answe
     assert any(abs(c.start - 115.0) <= 5 for c in answer.citations), answer.citations
 
 
+async def test_the_reply_to_a_host_question_is_cited_not_the_question() -> None:
+    # The host's question repeats the asker's words; the guest's reply, with the number, answers.
+    asked = (Segment(100.0, 104.0, "Tell me about the database migration.", "Host"),
+             Segment(104.0, 108.0, "How long did the database migration take in the end?", "Host"),
+             Segment(108.0, 114.0, "Oh, three whole weekends, start to finish.", "Guest"),
+             Segment(114.0, 122.0, "We moved every table of the database twice.", "Guest"))
+    transcript = Transcript("e5", tuple(sorted((*SHARED_WORDS, *asked), key=lambda s: s.start)),
+                            "publisher:text/vtt")
+    answer = await Answerer(None, LLMSettings()).answer(
+        SMALL_INSIGHT, transcript, "How long did the database migration take?")
+    assert answer.grounded
+    assert any(abs(c.start - 108.0) <= 1 for c in answer.citations), answer.citations
+
+
 async def test_sponsor_reads_never_appear_in_an_answer() -> None:
     sponsor = Segment(80.0, 100.0, "This episode is brought to you by Linode. Go to linode.com "
                       "slash builds and use code BUILDS for faster builds on a fresh machine.")
