@@ -14,6 +14,7 @@ from bot.cli_library import LIBRARY_COMMANDS, add_library_commands
 from bot.cli_output import ProgressBar, print_answer, print_digest, print_insights, print_transcript
 from bot.logging_setup import setup_logging
 from bot.scale_cli import SCALE_COMMANDS, add_scale_parsers, queue_scan
+from core.access import OPERATOR
 from core.bootstrap import Services, build_services
 from core.config import Settings, load_settings
 from core.dsn import url_secrets
@@ -255,7 +256,8 @@ async def cmd_digest(services: Services, args: argparse.Namespace) -> int:
 
 async def cmd_ask(services: Services, args: argparse.Namespace) -> int:
     """Answer a question about an insight."""
-    answer = await services.api.ask(args.insight_id, args.question, user_key="cli:local")
+    answer = await services.api.ask(args.insight_id, args.question, user_key="cli:local",
+                                    reader=OPERATOR)
     print_answer(answer)
     return 0
 

@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 from core.digests import SentHistory
 from core.models import Feed, Insight, Subscriber
+
+
+class Operator(Enum):
+    """The operator at the command line, who reads every insight in their own store."""
+
+    CLI = "cli"
+
+
+OPERATOR = Operator.CLI
+# Who asks for an insight: a chat's subscriber id, or the operator. The service has no default,
+# so forgetting to say who reads cannot skip the access check.
+Reader = str | Operator
 
 
 def may_read(reader: Subscriber | None, insight: Insight, feed: Feed | None,

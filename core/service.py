@@ -7,7 +7,7 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-from core.access import may_read
+from core.access import OPERATOR, Reader, may_read
 from core.cadence import ScheduleChange
 from core.catalogue import catalogue_feed_ids
 from core.chat_cooldown import ChatCooldown
@@ -351,9 +351,9 @@ class CastfiveService:
             if i in catalog.insights and i.startswith(prefix.strip().lower())
         ][:25]
 
-    async def insight_item(self, insight_id: str, reader: str | None = None, *,
+    async def insight_item(self, insight_id: str, *, reader: Reader,
                            user_key: str | None = None) -> DigestItem:
-        """One insight, ready to render (`reader`: the asking chat; None: the operator's CLI;
+        """One insight, ready to render (`reader`: the asking chat, or OPERATOR at the CLI;
         `user_key`: the person, whose misses count against their miss allowance)."""
         insight = await self._readable(insight_id, reader, user_key)
         # its own feed and episode, not the whole catalogue: every Ask button comes through here
@@ -363,13 +363,13 @@ class CastfiveService:
                                          episodes={episode.id: episode} if episode else {},
                                          insights={}, by_feed={}))
 
-    async def _readable(self, insight_id: str, reader: str | None, user_key: str | None = None) -> Insight:
+    async def _readable(self, insight_id: str, reader: Reader, user_key: str | None = None) -> Insight:
         """The insight if `reader` may see it; otherwise exactly what an unknown id gets, and a
         miss for `user_key` (who, past the miss allowance, is refused whatever the id)."""
         if user_key is not None and (wait := self._misses.wait(user_key)) is not None:
             raise _limited(wait, self.clock)
         insight = await self.repos.insights.get(_clean_id(insight_id))
-        if insight is not None and reader is not None:
+        if insight is not None and reader is not OPERATOR:
             subscriber = await self.repos.subscribers.get(reader)
             feed = await self.repos.feeds.get(insight.feed_id)
             if not may_read(subscriber, insight, feed, self.delivery.history):
@@ -396,10 +396,10 @@ class CastfiveService:
 
     async def ask(
         self, insight_id: str, question: str, *, user_key: str, conversation_id: str | None = None,
-        reader: str | None = None,
+        reader: Reader,
     ) -> Answer:
         """Answer a question about an insight from its episode's transcript (`reader`: the
-        asking chat, which must be allowed to read it; None: the operator's CLI)."""
+        asking chat, which must be allowed to read it, or OPERATOR at the CLI)."""
         question = " ".join(question.split())
         if not question:
             raise ValidationError(

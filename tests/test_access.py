@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core.access import OPERATOR
 from core.errors import NotFoundError, RateLimitedError
 from core.models import Feed, Segment, Transcript
 from core.store.blobs import save_transcript
@@ -104,3 +105,14 @@ async def test_guessing_ids_spends_the_question_allowance(world) -> None:
             await api.ask(f"guess{n:02d}", "anything?", user_key="telegram:2", reader="telegram:2")
     with pytest.raises(RateLimitedError):
         await api.ask(by_feed["cat"].id, "why?", user_key="telegram:2", reader="telegram:2")
+
+
+async def test_the_operator_reads_everything_and_a_chat_must_say_who_it_is(world) -> None:
+    services, by_feed = world
+    item = await services.api.insight_item(by_feed["priv"].id, reader=OPERATOR)
+    assert item.insight.id == by_feed["priv"].id
+    # No default reader: a call that forgets to say who asks cannot skip the check.
+    with pytest.raises(TypeError):
+        await services.api.insight_item(by_feed["priv"].id)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        await services.api.ask(by_feed["priv"].id, "why?", user_key="telegram:2")  # type: ignore[call-arg]

@@ -12,6 +12,7 @@ import pytest_asyncio
 
 from bot.discord_bot import DiscordAdapter
 from bot.render_discord import answer_chunks
+from core.access import OPERATOR
 from core.config import DeliverySettings, Settings
 from tests.fakes.discord_payloads import (
     BOT_ID,
@@ -212,7 +213,8 @@ async def test_an_answer_over_2000_characters_is_split_into_several_messages(
     try:
         ix = await fake_discord.slash("castfive", "ask", options={"id": api.digest[0].insight.id,
                                                                   "question": "Tell me everything"})
-        expected = answer_chunks(await api.ask(api.digest[0].insight.id, "Tell me everything", user_key="x"))
+        expected = answer_chunks(await api.ask(api.digest[0].insight.id, "Tell me everything",
+                                               user_key="x", reader=OPERATOR))
         await fake_discord.wait_until(lambda: len(ix.messages) >= len(expected), what="every part")
         assert len(expected) >= 4 and [m["content"] for m in ix.messages] == expected
         assert all(len(m["content"]) <= 2000 for m in ix.messages)

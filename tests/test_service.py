@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core.access import OPERATOR
 from core.bootstrap import build_services
 from core.cadence import ScheduleChange
 from core.config import DeliverySettings, FeedSettings, Settings
@@ -122,9 +123,10 @@ async def test_feedback_shifts_the_weights_of_that_show_and_kind(seeded):
 async def test_ask_answers_from_the_transcript_and_keeps_the_conversation(seeded):
     services, _, _, insights = seeded
     first = await services.api.ask(insights[0].id, "Why does deploying daily help?", user_key="u1",
-                                   conversation_id="c1")
+                                   conversation_id="c1", reader=OPERATOR)
     assert first.citations, "an offline answer quotes the passages it found"
-    await services.api.ask(insights[0].id, "And what about reviews?", user_key="u1", conversation_id="c1")
+    await services.api.ask(insights[0].id, "And what about reviews?", user_key="u1",
+                           conversation_id="c1", reader=OPERATOR)
     conversation = await services.repos.conversations.get("c1")
     assert [t.question for t in conversation.turns] == [
         "Why does deploying daily help?", "And what about reviews?"]
@@ -137,16 +139,17 @@ async def test_questions_are_validated_and_rate_limited_per_user():
     await save_transcript(services.store, Transcript(
         insights[0].episode_id, (Segment(0, 10, insights[0].quote),), source="test"))
     with pytest.raises(ValidationError):
-        await services.api.ask(insights[0].id, "   ", user_key="u1")
+        await services.api.ask(insights[0].id, "   ", user_key="u1", reader=OPERATOR)
     with pytest.raises(ValidationError, match="under"):
-        await services.api.ask(insights[0].id, "why " * 200, user_key="u1")
+        await services.api.ask(insights[0].id, "why " * 200, user_key="u1", reader=OPERATOR)
     with pytest.raises(NotFoundError):  # an unknown id spends the allowance like a question
-        await services.api.ask("zzzzzzz", "why?", user_key="u1")
-    await services.api.ask(insights[0].id, "why?", user_key="u1")
+        await services.api.ask("zzzzzzz", "why?", user_key="u1", reader=OPERATOR)
+    await services.api.ask(insights[0].id, "why?", user_key="u1", reader=OPERATOR)
     with pytest.raises(RateLimitedError, match="ask again in") as info:
-        await services.api.ask(insights[0].id, "when?", user_key="u1")
+        await services.api.ask(insights[0].id, "when?", user_key="u1", reader=OPERATOR)
     assert info.value.retry_at > services.clock.now()
-    await services.api.ask(insights[0].id, "when?", user_key="u2")  # other users are unaffected
+    # other users are unaffected
+    await services.api.ask(insights[0].id, "when?", user_key="u2", reader=OPERATOR)
 
 
 async def test_remembered_messages_route_replies_to_their_conversation(seeded):
@@ -194,7 +197,7 @@ async def test_a_private_feed_never_puts_its_tokened_links_in_a_digest(seeded):
     await services.repos.episodes.put(episode.__class__(**{
         **episode.__dict__, "audio_url": "https://cdn.example.org/a.mp3?token=s3cret",
         "page_url": "https://example.org/ep?auth=s3cret"}))
-    item = await services.api.insight_item(insights[0].id)
+    item = await services.api.insight_item(insights[0].id, reader=OPERATOR)
     assert item.moment_url is None and item.page_url is None
-    other = await services.api.insight_item(insights[-1].id)
+    other = await services.api.insight_item(insights[-1].id, reader=OPERATOR)
     assert other.moment_url and "#t=" in other.moment_url

@@ -11,6 +11,7 @@ from xml.sax.saxutils import quoteattr
 
 from defusedxml import DefusedXmlException, ElementTree
 
+from core.access import Reader
 from core.cadence import ScheduleChange, apply_schedule
 from core.errors import NotFoundError, RateLimitedError, ValidationError
 from core.feed_export import OpmlExport
@@ -255,10 +256,10 @@ class FakeCastfiveApi:
         return Digest(subscriber_id=subscriber_id, local_date=local, items=tuple(self.digest))
 
     async def ask(self, insight_id: str, question: str, *, user_key: str,
-                  conversation_id: str | None = None, reader: str | None = None) -> Answer:
+                  conversation_id: str | None = None, reader: Reader) -> Answer:
         self._record("ask", insight_id=insight_id, question=question, user_key=user_key,
                      conversation_id=conversation_id)
-        item = await self.insight_item(insight_id)
+        item = await self.insight_item(insight_id, reader=reader)
         if not question.strip():
             raise ValidationError("Ask a question in words, e.g. “what was the source?”")
         now = self.clock.now()
@@ -277,7 +278,7 @@ class FakeCastfiveApi:
                        user_key: str | None = None) -> None:
         self._record("feedback", subscriber_id=subscriber_id, insight_id=insight_id, vote=vote)
         self._sub(subscriber_id)
-        await self.insight_item(insight_id)
+        await self.insight_item(insight_id, reader=subscriber_id)
         self.votes.append((subscriber_id, insight_id, vote))
 
     async def recent_insights(self, subscriber_id: str, prefix: str = "") -> list[DigestItem]:
@@ -285,7 +286,7 @@ class FakeCastfiveApi:
         self._sub(subscriber_id)
         return [i for i in self.digest if i.insight.id.startswith(prefix)]
 
-    async def insight_item(self, insight_id: str, reader: str | None = None, *,
+    async def insight_item(self, insight_id: str, *, reader: Reader,
                            user_key: str | None = None) -> DigestItem:
         self._record("insight_item", insight_id=insight_id)
         item = self.items.get(insight_id)
