@@ -85,7 +85,7 @@ class Answerer:
             except LLMError as exc:
                 log.warning("answer falls back to quoting passages: insight=%s reason=%s",
                             insight.id, exc)
-        return self._quoted(base, insight, query, ranked, answer_words(question))
+        return self._quoted(base, insight, index, query, ranked, answer_words(question))
 
     def _index(self, transcript: Transcript) -> PassageIndex:
         """The passage index of a transcript, kept for the last few episodes asked about."""
@@ -101,15 +101,16 @@ class Answerer:
     # --- without a model: quote the best passages -----------------------------------------------
 
     def _quoted(
-        self, base: Answer, insight: Insight, query: list[str], ranked: list[tuple[Passage, float]],
-        wanted: re.Pattern[str] | None,
+        self, base: Answer, insight: Insight, index: PassageIndex, query: list[str],
+        ranked: list[tuple[Passage, float]], wanted: re.Pattern[str] | None,
     ) -> Answer:
         if not ranked:  # say so plainly, and show the insight's own words, nothing else
             own = Citation(insight.start, insight.end, insight.quote)
             text = f"{NOT_COVERED}\n\n[{format_timestamp(own.start)}] “{own.text}”"
             return replace(base, text=text, citations=(own,), grounded=False)
         top = ranked[0][1]
-        chosen = sorted((p for p, s in ranked if s >= 0.5 * top), key=lambda p: p.start)[:3]
+        chosen = [index.with_reply(p) for p in
+                  sorted((p for p, s in ranked if s >= 0.5 * top), key=lambda p: p.start)[:3]]
         citations = tuple(
             Citation(p.moment_of(query, wanted), p.end, excerpt(p.text, query)) for p in chosen
         )

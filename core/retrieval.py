@@ -14,6 +14,8 @@ from core.models import Segment
 TARGET_S = 40.0  # a passage closes once it is this long...
 MAX_S = 60.0  # ...and never grows past this (long segments are split)
 MAX_CHARS = 1200
+REPLY_WORDS = 25  # of the reply taken into a passage that ends on a question
+ACKNOWLEDGEMENT_WORDS = 4  # a shorter sentence after a question only opens the reply
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are aren as at be because been before
@@ -64,12 +66,13 @@ class Passage:
         """When the sentence that answers `query` starts (the passage start when none matches).
 
         Each sentence scores the question's words it holds, more when it also holds the kind of
-        words the answer needs (`wanted`: a number, a date), less when it is itself a question and
-        more right after one: the host's question repeats the asker's words, the reply answers.
+        words the answer needs (`wanted`: a number, a date), and less when it is itself a question:
+        the host's question repeats the asker's words, the reply answers. So the reply inherits the
+        question's words, past an opening "Yup." or "Yeah, absolutely.".
         """
         words = set(query)
         best, best_score = self.start, 0.0
-        asked = 0.0  # the question words of the sentence before, when it was a question
+        asked = 0.0  # the question words of the last question, until its reply says something
         for start, text in self._sentences():
             found = len(words.intersection(terms(text)))
             question = text.rstrip().endswith("?")
@@ -77,7 +80,10 @@ class Passage:
                 - (1.0 if question else 0.0)
             if score > best_score:
                 best, best_score = start, score
-            asked = 0.5 * found if question else 0.0
+            if question:
+                asked = float(found)
+            elif len(text.split()) >= ACKNOWLEDGEMENT_WORDS:  # "Yup." only opens the reply
+                asked = 0.0
         return best
 
     def _sentences(self) -> list[tuple[float, str]]:
@@ -194,6 +200,24 @@ class PassageIndex:
         weight = {t: max(idf.get(t, ceiling), 0.05) for t in wanted}
         present = set(terms(passage.text))
         return sum(w for t, w in weight.items() if t in present) / sum(weight.values())
+
+    def with_reply(self, passage: Passage) -> Passage:
+        """`passage`, and when it ends on a question, the start of the reply from the next one:
+        the answer to a question is what is said after it, which the passage cut may leave out."""
+        if not passage.pieces or not passage.pieces[-1][2].rstrip().endswith("?") \
+                or passage.index + 1 >= len(self.passages):
+            return passage
+        following = self.passages[passage.index + 1]
+        taken: list[tuple[float, float, str]] = []
+        said = 0
+        for piece in following.pieces:
+            if said >= REPLY_WORDS:
+                break
+            taken.append(piece)
+            said += len(piece[2].split())
+        reply = " ".join(text for _, _, text in taken)
+        return Passage(passage.index, passage.start, taken[-1][1] if taken else passage.end,
+                       f"{passage.text} {reply}".strip(), passage.pieces + tuple(taken))
 
     def around(self, start: float, end: float, margin: float) -> list[Passage]:
         """Passages overlapping [start - margin, end + margin], in time order."""

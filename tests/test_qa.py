@@ -295,3 +295,22 @@ async def test_a_spent_budget_answers_by_quoting_passages(fake_llm: FakeLLMServe
         INSIGHT, TRANSCRIPT, "What about the YouTube recommendation engine?"
     )
     assert fake_llm.requests == [] and answer.text.startswith(INTRO) and answer.grounded
+
+
+async def test_a_question_that_ends_a_passage_is_answered_from_the_reply_after_it() -> None:
+    # The host's 40 s turn fills a passage and ends on the question; the reply opens the next one.
+    turn = ("We rewrote the billing service this year.", "The old one was a single Perl script.",
+            "It ran every night against the main database.", "Nobody dared to touch it for years.",
+            "So the question everyone listening wants answered: did the database migration go well?")
+    asked = tuple(Segment(100.0 + 8 * i, 108.0 + 8 * i, text, "Host") for i, text in enumerate(turn))
+    reply = (Segment(141.0, 142.0, "Yup.", "Guest"),
+             Segment(142.0, 150.0, "We lost no rows and finished a whole weekend early.", "Guest"),
+             Segment(150.0, 185.0, "The trick was a dry run on a copy every Friday.", "Guest"))
+    transcript = Transcript("e6", tuple(sorted((*SHARED_WORDS, *asked, *reply), key=lambda s: s.start)),
+                            "publisher:text/vtt")
+    assert any(p.text.rstrip().endswith("go well?") for p in build_passages(transcript.segments))
+    answer = await Answerer(None, LLMSettings()).answer(
+        SMALL_INSIGHT, transcript, "Did the database migration go well?")
+    assert answer.grounded
+    assert any(141.0 <= c.start <= 150.0 and "no rows" in c.text for c in answer.citations), \
+        answer.citations
