@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 
 from core.digests import SentHistory
-from core.models import Feed, Insight, Subscriber
+from core.models import Feed, FeedStatus, Insight, Subscriber
 
 
 class Operator(Enum):
@@ -39,3 +39,14 @@ def may_read(reader: Subscriber | None, insight: Insight, feed: Feed | None,
         return True
     follows = reader.feed_ids is not None and feed.id in reader.feed_ids
     return follows and not feed.private
+
+
+def may_search_transcript(reader: Subscriber, feed: Feed | None) -> bool:
+    """Whether the chat `reader` may search `feed`'s transcripts: a public feed it follows (the
+    operator's live catalogue when it chose no feeds of its own). A private feed's transcript is
+    never searched: its episodes are the token holder's."""
+    if feed is None or feed.private:
+        return False
+    if reader.feed_ids is None:
+        return feed.origin == "operator" and feed.status != FeedStatus.GONE
+    return feed.id in reader.feed_ids

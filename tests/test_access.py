@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.access import OPERATOR
+from core.access import OPERATOR, may_search_transcript
 from core.errors import NotFoundError, RateLimitedError
-from core.models import Feed, Segment, Transcript
+from core.models import Feed, FeedStatus, Segment, Subscriber, Transcript
 from core.store.blobs import save_transcript
 from core.store.repos import LedgerEntry, LedgerMessage, MessageState
 from tests.test_service import make_services
@@ -116,3 +116,18 @@ async def test_the_operator_reads_everything_and_a_chat_must_say_who_it_is(world
         await services.api.insight_item(by_feed["priv"].id)  # type: ignore[call-arg]
     with pytest.raises(TypeError):
         await services.api.ask(by_feed["priv"].id, "why?", user_key="telegram:2")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(("feed_ids", "feed", "allowed"), [
+    (("pub", "priv"), PUBLIC, True),      # a public feed it follows
+    (("pub", "priv"), PRIVATE, False),    # followed, but a private feed's transcript is never searched
+    ((), PUBLIC, False),                  # followed by others only
+    (None, CATALOGUE, True),              # the catalogue chat searches the operator's live feeds
+    (None, PUBLIC, False),                # ...not a user's feed
+    (None, dataclasses.replace(CATALOGUE, status=FeedStatus.GONE), False),
+    (None, dataclasses.replace(CATALOGUE, private=True), False),
+    (("pub",), None, False),              # a feed since deleted
+])
+def test_transcript_search_reaches_only_public_feeds_the_chat_follows(feed_ids, feed, allowed) -> None:
+    reader = Subscriber(id="telegram:1", platform="telegram", chat_id="1", feed_ids=feed_ids)
+    assert may_search_transcript(reader, feed) is allowed

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.access import may_read
+from core.access import may_read, may_search_transcript
 from core.digests import SentHistory, moment_url
 from core.feeds.fetching import is_private
 from core.insights.similarity import cosine
@@ -72,7 +72,7 @@ class LibrarySearch:
             self.index.match, query, INSIGHT, [f for f in sent_feeds if f in feeds], MAX_HITS, list(sent))
         candidates = await self._boosted(await self._readable_insights(insight_hits, reader, feeds, history),
                                          words)
-        public = [f.id for f in followed if not f.private]
+        public = [f.id for f in followed if may_search_transcript(reader, f)]
         specific = await asyncio.to_thread(self._specific, query, public)
         passage_hits = await asyncio.to_thread(self.index.match, specific, PASSAGE, public, MAX_HITS)
         shown = {(c.hit.episode_id, c.hit.start) for c in candidates}
@@ -120,8 +120,8 @@ class LibrarySearch:
         for c in candidates:
             feed = await self.repos.feeds.get(c.hit.feed_id)
             # checked when ranked; checked again here, as on every path that shows an insight
-            readable = feed is not None and (may_read(reader, c.insight, feed, history) if c.insight
-                                             else not feed.private)
+            readable = (may_read(reader, c.insight, feed, history) if c.insight
+                        else may_search_transcript(reader, feed))
             if not readable or feed is None:
                 continue
             episode = await self.repos.episodes.get(c.hit.episode_id)
