@@ -3,10 +3,12 @@
 Run: python bench/answers.py [--questions PATH]   (needs ../shared/corpus/eval-transcripts; without
 it, one line, exit 2)
 Each question file has 20 answerable questions (with the span of the words that answer: a citation
-counts when it starts within 5 s of it) and 20 that the episode does not answer. By default two files
+counts when it starts within 5 s of it) and 20 that the episode does not answer. By default three files
 are scored: tests/eval/questions.json, over four Talk Python To Me episodes, which core/qa.py's
-thresholds were calibrated on, and tests/eval/questions_heldout.json, over five Changelog shows,
-which nothing was tuned on. --questions scores one file of the same shape instead.
+thresholds were calibrated on; tests/eval/questions_heldout.json, over five Changelog shows, held
+out at first and since looked at (its failures shaped the reply-citation rule); and
+tests/eval/questions_fresh.json, over five other episodes, written blind to the answerer and scored
+first at commit 70483a3. --questions scores one file of the same shape instead.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ from tests.eval.dataset import EVAL, SHARED
 NEEDS = (folder(SHARED / "eval-transcripts", "the shared corpus at ../shared/corpus/eval-transcripts",
                 "it is not in the repository (its transcripts are GPL): put the project's corpus "
                 "beside the checkout"),)
-QUESTION_SETS = (("calibrated on", EVAL / "questions.json"), ("held out", EVAL / "questions_heldout.json"))
+QUESTION_SETS = (("calibrated on", EVAL / "questions.json"),
+                 ("held out, since looked at", EVAL / "questions_heldout.json"),
+                 ("fresh, written blind", EVAL / "questions_fresh.json"))
 WITHIN_S = 5.0
 
 
