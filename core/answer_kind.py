@@ -1,7 +1,8 @@
 """What kind of words would answer a question, so a passage that lacks them is not an answer.
 
 "How many pages does the book have?" shares "pages" and "book" with a passage about the book's
-print date; only a passage that also holds a number can answer it.
+print date; only a passage that also holds a number can answer it. Likewise "Who wrote the book?"
+needs a name that the question does not already hold.
 """
 
 from __future__ import annotations
@@ -28,6 +29,17 @@ _TIME = re.compile(
     re.IGNORECASE,
 )
 
+# Questions answered by a name: who, where, which company, "what is the name of".
+_BY_NAME = re.compile(
+    r"^\W*(?:who|whom|whose|where)\b|\bwhich (?:company|companies|firm|organi[sz]ation|person|people|"
+    r"city|country|countries|author|university|school)\b|\bwhat (?:is|was|are|were) the names?\b|"
+    r"\bnames? of\b|\bwhat company\b",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[A-Za-z][\w'’-]*")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_NOT_NAMES = frozenset({"I", "I'm", "I've", "I'd", "I'll", "OK", "Okay"})
+
 
 def question_phrase(question: str) -> str:
     """The question without its asking words ("how many", "when"), which no passage answers with."""
@@ -45,5 +57,18 @@ def answer_words(question: str) -> re.Pattern[str] | None:
 
 def can_answer(question: str, text: str) -> bool:
     """Whether `text` holds the kind of words the question asks for (any text, for open ones)."""
+    if _BY_NAME.search(question) and not _names_beyond(question, text):
+        return False
     wanted = answer_words(question)
     return wanted is None or bool(wanted.search(text))
+
+
+def _names_beyond(question: str, text: str) -> bool:
+    """Whether `text` names something the question does not: a capitalised word inside a sentence
+    (a capital that starts one names nothing) that is not one of the question's words."""
+    asked = {w.lower() for w in _WORD.findall(question)}
+    for sentence in _SENTENCE.split(text):
+        for word in _WORD.findall(sentence)[1:]:
+            if word[0].isupper() and word not in _NOT_NAMES and word.lower() not in asked:
+                return True
+    return False

@@ -134,6 +134,8 @@ SMALL_INSIGHT = Insight(id="i2", episode_id="e2", feed_id="f1", text="Builds got
     "How much did the new CI service cost per month?",  # shares "new CI service", no figure
     "Which programming language are the builds written in?",  # shares "builds" only
     "When will the team hire a sixth engineer?",  # shares "team", no time
+    "Which company built the new CI service they moved to?",  # shares "new CI service", no name
+    "Who set up the new CI service for the builds?",  # ...nor a person
 ])
 async def test_without_a_model_a_question_sharing_words_but_unanswered_gets_not_covered(
     question: str,
@@ -141,6 +143,15 @@ async def test_without_a_model_a_question_sharing_words_but_unanswered_gets_not_
     answer = await Answerer(None, LLMSettings()).answer(SMALL_INSIGHT, SMALL, question)
     assert not answer.grounded and answer.text.startswith(NOT_COVERED)
     assert [c.text for c in answer.citations] == [SMALL_INSIGHT.quote]
+
+
+async def test_a_question_asking_for_a_name_is_answered_by_a_passage_naming_one() -> None:
+    named = Segment(100.0, 120.0, "The new CI service we moved our builds to is made by Buildkite, "
+                    "a small company in Melbourne.")
+    transcript = Transcript("e7", (*SHARED_WORDS, named), "publisher:text/vtt")
+    answer = await Answerer(None, LLMSettings()).answer(
+        SMALL_INSIGHT, transcript, "Which company built the new CI service they moved to?")
+    assert answer.grounded and any("Buildkite" in c.text for c in answer.citations)
 
 
 async def test_without_a_model_an_answerable_question_cites_the_words_that_answer() -> None:
