@@ -55,10 +55,23 @@ class UserRateLimiter:
 
     def check(self, user_key: str, now: float) -> float | None:
         """Record an event and return None, or return seconds until the user may try again."""
-        events = [t for t in self._events.get(user_key, []) if now - t < self.window]
-        if len(events) >= self.limit:
+        wait = self.wait(user_key, now)
+        if wait is None:
+            self.record(user_key, now)
+        return wait
+
+    def wait(self, user_key: str, now: float) -> float | None:
+        """Seconds until the user's next event is allowed, or None when it is allowed now."""
+        events = self._recent(user_key, now)
+        return events[0] + self.window - now if len(events) >= self.limit else None
+
+    def record(self, user_key: str, now: float) -> None:
+        """One more event by the user."""
+        self._events[user_key] = [*self._recent(user_key, now), now]
+
+    def _recent(self, user_key: str, now: float) -> list[float]:
+        """The user's events inside the window; a user with none is forgotten."""
+        events = [t for t in self._events.pop(user_key, ()) if now - t < self.window]
+        if events:
             self._events[user_key] = events
-            return events[0] + self.window - now
-        events.append(now)
-        self._events[user_key] = events
-        return None
+        return events
