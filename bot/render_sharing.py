@@ -26,10 +26,15 @@ def minutes_ago(at: datetime, now: datetime) -> str:
     return "1 minute ago" if minutes == 1 else f"{minutes} minutes ago"
 
 
-def minutes_until(at: datetime, now: datetime) -> str:
-    """'in 1 minute', 'in 48 minutes' (rounded up: never earlier than it is)."""
-    minutes = max(1, math.ceil((at - now).total_seconds() / 60))
-    return "in 1 minute" if minutes == 1 else f"in {minutes} minutes"
+def format_wait(seconds: float) -> str:
+    """A wait as words: 'in a minute', 'in 12 minutes', 'in about 2 hours' (rounded up: never
+    earlier than it is)."""
+    minutes = max(1, math.ceil(seconds / 60))
+    if minutes == 1:
+        return "in a minute"
+    if minutes < 90:
+        return f"in {minutes} minutes"
+    return f"in about {round(minutes / 60)} hours"
 
 
 def export_caption(hidden: int) -> str:

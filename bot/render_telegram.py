@@ -7,7 +7,6 @@ through `html.escape` here and nowhere else, so handlers never build markup by h
 from __future__ import annotations
 
 import html
-import math
 import re
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -261,16 +260,6 @@ GREETING_HTML = ("👋 Hi! I'm Castfive: every day I send the five best insights
 
 CHATTER_HTML = ("To ask about an insight, reply to it (or tap ❓ Ask under it). "
                 "Try /today for today's five, or /help for everything I can do.")
-
-
-def format_wait(seconds: float) -> str:
-    """A wait as words: 'in a minute', 'in 12 minutes', 'in about 2 hours'."""
-    minutes = max(1, math.ceil(seconds / 60))
-    if minutes == 1:
-        return "in a minute"
-    if minutes < 90:
-        return f"in {minutes} minutes"
-    return f"in about {round(minutes / 60)} hours"
 
 
 def _when(at: datetime) -> str:

@@ -17,7 +17,7 @@ from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from bot import render_telegram as rt
-from bot.render_sharing import minutes_ago, minutes_until, today_pointer
+from bot.render_sharing import format_wait, minutes_ago, today_pointer
 from bot.telegram_delivery import NO_PREVIEW, retry_seconds
 from core.chat_cooldown import PostedRecentlyError
 from core.errors import CastfiveError, PermissionDeniedError, RateLimitedError
@@ -85,7 +85,8 @@ async def point_at_post(update: Update, hit: PostedRecentlyError, clock: Clock) 
     # a reply to the post itself: tapping the quote jumps there, even where no link exists
     target = ReplyParameters(first, allow_sending_without_reply=True) if first else None
     now = clock.now()
-    text = today_pointer(link, minutes_ago(hit.posted_at, now), minutes_until(hit.retry_at, now))
+    wait = format_wait((hit.retry_at - now).total_seconds())
+    text = today_pointer(link, minutes_ago(hit.posted_at, now), wait)
     return await patiently(lambda: message.get_bot().send_message(
         message.chat_id, text, reply_parameters=target, link_preview_options=NO_PREVIEW))
 
@@ -172,7 +173,7 @@ def error_text(error: BaseException | None, chat_id: int | str, clock: Clock) ->
         text = str(error)
         if isinstance(error, RateLimitedError):  # our words: the wait counted on our clock
             wait = (error.retry_at - clock.now()).total_seconds()
-            text = f"You have asked a lot of questions lately. You can ask again {rt.format_wait(wait)}."
+            text = f"You have asked a lot of questions lately. You can ask again {format_wait(wait)}."
         log.info("telegram chat %s: %s", chat_id, type(error).__name__)
         return text
     log.error("telegram update in chat %s failed", chat_id, exc_info=error)

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from bot import render_telegram as rt
+from bot.render_sharing import format_wait
 from core.models import Answer, Citation, Feed
 from core.ports import ImportResult, SearchResult
 from tests.fakes.fake_castfive_api import make_item
@@ -148,7 +149,7 @@ def test_feed_list_and_import_report_escape_titles() -> None:
                                             (61, "in 2 minutes"), (720, "in 12 minutes"),
                                             (3 * 3600, "in about 3 hours")])
 def test_format_wait_reads_naturally(seconds: float, words: str) -> None:
-    assert rt.format_wait(seconds) == words
+    assert format_wait(seconds) == words
 
 
 def test_local_dates_read_as_weekday_day_month() -> None:
