@@ -195,20 +195,27 @@ class TopScore:
     filler: int
     duplicates: int
     unlocated: int  # quotes not found verbatim in the transcript (a bug if ever > 0)
+    hit_ranks: tuple[bool, ...] = ()  # whether each pick, best first, is a labelled insight
+
+    def hits_in_first(self, n: int) -> int:
+        """Labelled insights among the first n picks."""
+        return sum(self.hit_ranks[:n])
 
 
 def score_top(case: Case, picks: list[tuple[str, float]], k: int = 5) -> TopScore:
     """Score (quote, start) picks, best first: labelled insights, filler and duplicate pairs in the top k."""
     top = picks[:k]
-    hits = filler = unlocated = 0
+    filler = unlocated = 0
+    hit_ranks: list[bool] = []
     for quote, start in top:
         span = locate(case, quote, start)
         if span is None:
             unlocated += 1
+            hit_ranks.append(False)
             continue
-        hits += is_insight(case, span)
+        hit_ranks.append(is_insight(case, span))
         filler += is_filler(case, span)
     dupes = sum(
         near_duplicate(top[i][0], top[j][0]) for i in range(len(top)) for j in range(i + 1, len(top))
     )
-    return TopScore(len(top), hits, filler, dupes, unlocated)
+    return TopScore(len(top), sum(hit_ranks), filler, dupes, unlocated, tuple(hit_ranks))
