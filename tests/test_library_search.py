@@ -104,6 +104,33 @@ async def test_search_pages_ten_at_a_time_and_clamps_a_page_out_of_range(service
     assert (await services.api.library.page(ADA, first.search_id, -5)).page == 0
 
 
+async def test_autocomplete_preview_is_the_best_hit_rendered_alone_and_never_remembered(
+        services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    many = [Insight(id=f"v{n:02d}", episode_id="ep0", feed_id="feed0", text=f"Volcanic ash fact {n}.",
+                    quote=f"volcanic ash fact number {n}", start=1000.0 + n, end=1010.0 + n,
+                    created_at=NOW) for n in range(25)]
+    await services.store.apply(services.repos.insights.changes(many))
+    await send(services, ADA, many, "2026-11-29")
+    library = services.api.library
+    rendered: list[int] = []
+    render = library.searcher.render
+
+    async def counting(reader, candidates, query, history):  # type: ignore[no-untyped-def]
+        rendered.append(len(candidates))
+        return await render(reader, candidates, query, history)
+
+    monkeypatch.setattr(library.searcher, "render", counting)
+    preview = await library.preview(ADA, "volcanic ash")
+    assert rendered == [1]  # one hit per keystroke, not a page of ten
+    best = (await library.search(ADA, "volcanic ash")).hits[0]
+    assert preview == best
+    assert await library.recent_searches(ADA) == ["volcanic ash"]  # only the search is remembered
+    bobs = await library.preview(BOB, "volcanic")
+    assert bobs is not None and (bobs.source, bobs.show_title) == ("transcript", "Show 1")
+    assert await library.preview(BOB, "battery prices") is None  # ADA's, never BOB's
+    assert await library.preview(ADA, "the and of") is None
+
+
 async def test_an_empty_result_says_so_and_suggests_fewer_words(services: Services) -> None:
     page = await services.api.library.search(ADA, "volcanic zebra")
     assert page.hits == () and page.total == 0 and "fewer words" in page.hint

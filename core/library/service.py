@@ -27,7 +27,7 @@ from core.library.models import (
     SearchHit,
     SearchPage,
 )
-from core.library.search import LibrarySearch
+from core.library.search import LibrarySearch, Ranked
 from core.models import Episode, Feed, FeedStatus, Subscriber
 from core.ports import Clock, Embedder
 from core.retrieval import terms
@@ -113,8 +113,15 @@ class LibraryService:
         subscriber = await self.repos.subscribers.get(subscriber_id)
         if subscriber is None or not query:
             return None
-        page = await self._page(subscriber, query, "", 0)
-        return page.hits[0] if page.hits else None
+        wanted = _wanted(query)
+        if not wanted:
+            return None
+        ranked = await self._ranked(subscriber, wanted, query)
+        for candidate in ranked.candidates:  # render one at a time: this runs per keystroke
+            hits = await self.searcher.render(subscriber, [candidate], wanted, self.delivery.history)
+            if hits:
+                return hits[0]
+        return None
 
     async def recent_searches(self, subscriber_id: str, typed: str = "") -> list[str]:
         """The chat's recent queries containing what is typed, newest first."""
@@ -123,18 +130,16 @@ class LibraryService:
         return [q.query for q in (saved.queries if saved else ()) if wanted in q.query.lower()]
 
     async def _page(self, subscriber: Subscriber, query: str, search_id: str, page: int) -> SearchPage:
-        wanted = list(dict.fromkeys(terms(query)))[:MAX_QUERY_TERMS]
+        wanted = _wanted(query)
         if not wanted:
             return SearchPage(query, search_id, (), 0, 0, 0,
                               hint="Those words are too common to search for: try a more specific one.")
-        history = self.delivery.history
-        followed = await self._followed(subscriber)
-        result = await self.searcher.rank(subscriber, followed, history, wanted, query)
+        result = await self._ranked(subscriber, wanted, query)
         ranked = result.candidates
         pages = -(-len(ranked) // PAGE_SIZE)
         page = min(max(page, 0), max(pages - 1, 0))
         shown = ranked[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
-        hits = await self.searcher.render(subscriber, shown, wanted, history)
+        hits = await self.searcher.render(subscriber, shown, wanted, self.delivery.history)
         hint = "" if ranked else _fewer_words_hint(query, len(wanted))
         if result.too_common:  # said even with hits: the insights were searched, the transcripts not
             hint = ("Those words are in most of your shows' transcripts, so only the insights sent "
@@ -142,11 +147,17 @@ class LibraryService:
         log.info("library search subscriber=%s terms=%d hits=%d", subscriber.id, len(wanted), len(ranked))
         return SearchPage(query, search_id, tuple(hits), page, pages, len(ranked), hint)
 
+    async def _ranked(self, subscriber: Subscriber, wanted: list[str], query: str) -> Ranked:
+        followed = await self._followed(subscriber)
+        return await self.searcher.rank(subscriber, followed, self.delivery.history, wanted, query)
+
     async def _followed(self, subscriber: Subscriber) -> list[Feed]:
-        feeds = {f.id: f for f in await self.repos.feeds.all()}
         if subscriber.feed_ids is None:  # the operator's catalogue
-            return [f for f in feeds.values() if f.origin == "operator" and f.status != FeedStatus.GONE]
-        return [feeds[i] for i in subscriber.feed_ids if i in feeds]
+            return [f for f in await self.repos.feeds.all()
+                    if f.origin == "operator" and f.status != FeedStatus.GONE]
+        # by id: a chat follows a few shows, the store may hold thousands
+        found = [await self.repos.feeds.get(i) for i in subscriber.feed_ids]
+        return [f for f in found if f is not None]
 
     async def _remember(self, subscriber_id: str, query: str) -> str:
         search_id = short_hash("search", subscriber_id, query.lower(), length=6)
@@ -212,6 +223,11 @@ def parse_since(text: str | None) -> date | None:
     except ValueError:
         raise ValidationError(
             f"Give the date as YYYY-MM-DD, e.g. 2026-11-01, not {cleaned[:20]!r}.") from None
+
+
+def _wanted(query: str) -> list[str]:
+    """The distinct search terms of a query, at most MAX_QUERY_TERMS."""
+    return list(dict.fromkeys(terms(query)))[:MAX_QUERY_TERMS]
 
 
 def _fewer_words_hint(query: str, count: int) -> str:
