@@ -38,6 +38,10 @@ class Feed:
     origin: str = "user"  # "operator" (config catalogue: may be a local path) or "user" (chat/CLI)
     private: bool = False  # URL carries credentials or tokens: never logged
 
+    def poll_is_due(self, now: datetime) -> bool:
+        """Whether the feed is active and its next poll has come."""
+        return self.status == FeedStatus.ACTIVE and (self.next_poll_at is None or self.next_poll_at <= now)
+
 
 @dataclass(frozen=True)
 class TranscriptLink:

@@ -123,10 +123,7 @@ class FeedPoller:
             self._settings_applied = True
             await self.requeue_back_catalogue()
         now = self._clock.now()
-        due = [
-            f for f in await self._feeds.all()
-            if f.status == FeedStatus.ACTIVE and (f.next_poll_at is None or f.next_poll_at <= now)
-        ]
+        due = [f for f in await self._feeds.all() if f.poll_is_due(now)]
         gate = asyncio.Semaphore(max(1, limit_concurrency))
 
         async def guarded(feed: Feed) -> PollReport:

@@ -14,7 +14,7 @@ from core.feeds.poller import FeedPoller
 from core.jobs.distributed.dispatch import Dispatcher
 from core.jobs.distributed.locks import Locks
 from core.jobs.pipeline import EpisodePipeline
-from core.models import Episode, EpisodeState, FeedStatus
+from core.models import Episode, EpisodeState
 from core.ports import Clock
 from core.store.repos import Repos
 
@@ -52,8 +52,7 @@ class StageRunner:
                 return StageOutcome("busy")
             feed = await self.repos.feeds.get(feed_id)
             now = self.clock.now()
-            if feed is None or feed.status != FeedStatus.ACTIVE or (
-                    feed.next_poll_at is not None and feed.next_poll_at > now):
+            if feed is None or not feed.poll_is_due(now):
                 return StageOutcome("skipped")
             report = await self.poller.poll(feed)
             for episode in report.new_episodes:

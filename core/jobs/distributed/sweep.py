@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from core.jobs.distributed.dispatch import Dispatcher
 from core.jobs.pipeline import EpisodePipeline
-from core.models import Episode, EpisodeState, Feed, FeedStatus
+from core.models import Episode, EpisodeState, Feed
 from core.ports import Clock
 from core.store.repos import Repos
 
@@ -44,7 +44,7 @@ class Sweeper:
         now = self.clock.now()
         feeds_queued = episodes_queued = backlog = 0
         for feed in await self.repos.feeds.all():
-            if _feed_due(feed, now) and await self._send_once("poll", feed.id, _feed_token(feed), now):
+            if feed.poll_is_due(now) and await self._send_once("poll", feed.id, _feed_token(feed), now):
                 feeds_queued += 1
         counts: dict[str, int] = {}
         for episode in await self.repos.episodes.all():
@@ -64,10 +64,6 @@ class Sweeper:
         await self.dispatch.send(stage, key)
         self._sent[f"{stage}:{key}"] = (token, now)
         return True
-
-
-def _feed_due(feed: Feed, now: datetime) -> bool:
-    return feed.status == FeedStatus.ACTIVE and (feed.next_poll_at is None or feed.next_poll_at <= now)
 
 
 def _feed_token(feed: Feed) -> str:
