@@ -86,9 +86,7 @@ class WorkerApp:
             except Exception as exc:  # noqa: BLE001 - the row ages out by itself
                 log.info("worker heartbeat row not removed: %s", type(exc).__name__)
         if self.services is not None:
-            if hasattr(self.services.fetcher, "close"):
-                await self.services.fetcher.close()
-            await self.services.store.close()
+            await self.services.close()
 
     async def _beat(self) -> None:
         assert self._store is not None
