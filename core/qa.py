@@ -11,7 +11,7 @@ import logging
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from core.answer_kind import answer_words, can_answer, question_phrase
 from core.config import LLMSettings
@@ -22,7 +22,7 @@ from core.insights.prompts import answer_messages, new_fence
 from core.insights.provenance import normalise_words
 from core.models import Answer, Citation, Insight, Transcript, Turn
 from core.ports import LLM
-from core.retrieval import Passage, PassageIndex, build_passages, excerpt, terms
+from core.retrieval import Passage, PassageIndex, Piece, build_passages, excerpt, terms
 from core.timeutil import format_timestamp
 
 log = logging.getLogger(__name__)
@@ -74,9 +74,7 @@ class Answerer:
         index = self._index(transcript)
         query = terms(question_phrase(question))
         query += terms(question_phrase(history[-1].question)) if history else []
-        ranked = [(p, s) for p, s in index.search(query, k=TOP_K)
-                  if s >= MIN_SCORE and index.coverage(query, p) >= MIN_COVERAGE
-                  and can_answer(question, p.words_about(query))]
+        ranked = _answering(index, question, query)
         near = index.around(insight.start, insight.end, AROUND_S)
         base = Answer(insight.id, question, "", show_title=show_title, episode_title=episode_title)
         if self.llm is not None:
@@ -102,18 +100,25 @@ class Answerer:
 
     def _quoted(
         self, base: Answer, insight: Insight, index: PassageIndex, query: list[str],
-        ranked: list[tuple[Passage, float]], wanted: re.Pattern[str] | None,
+        ranked: list[Match], wanted: re.Pattern[str] | None,
     ) -> Answer:
         if not ranked:  # say so plainly, and show the insight's own words, nothing else
             own = Citation(insight.start, insight.end, insight.quote)
             text = f"{NOT_COVERED}\n\n[{format_timestamp(own.start)}] “{own.text}”"
             return replace(base, text=text, citations=(own,), grounded=False)
-        top = ranked[0][1]
-        chosen = [index.with_reply(p) for p in
-                  sorted((p for p, s in ranked if s >= 0.5 * top), key=lambda p: p.start)[:3]]
-        citations = tuple(
-            Citation(p.moment_of(query, wanted), p.end, excerpt(p.text, query)) for p in chosen
-        )
+        top = ranked[0].score
+        chosen = sorted((m for m in ranked if m.score >= 0.5 * top), key=lambda m: m.passage.start)[:3]
+        cited: dict[int, Citation] = {}  # by second: two passages may lead to one figure
+        for match in chosen:
+            if match.figure is not None:
+                start, end, words = match.figure
+                citation = Citation(start, end, excerpt(words, query))
+            else:
+                passage = index.with_reply(match.passage)
+                citation = Citation(passage.moment_of(query, wanted), passage.end,
+                                    excerpt(passage.text, query))
+            cited.setdefault(int(citation.start), citation)
+        citations = tuple(cited.values())
         lines = [INTRO] + [f"[{format_timestamp(c.start)}] “{c.text}”" for c in citations]
         return replace(base, text="\n\n".join(lines), citations=citations, grounded=True)
 
@@ -121,11 +126,11 @@ class Answerer:
 
     async def _with_llm(
         self, base: Answer, insight: Insight, question: str, history: Sequence[Turn],
-        near: list[Passage], ranked: list[tuple[Passage, float]],
+        near: list[Passage], ranked: list[Match],
     ) -> Answer:
         llm = self.llm
         assert llm is not None  # only called when a model is configured
-        passages = _context(near, [p for p, _ in ranked])
+        passages = _context(near, [m.passage for m in ranked])
         stamps = {format_timestamp(p.start): p for p in passages}
         recent = [(t.question, t.answer) for t in history[-HISTORY_TURNS:]]
         fence = new_fence(question, insight.text, insight.quote,
@@ -159,6 +164,31 @@ class Answerer:
             Citation(p.start, p.end, excerpt(p.text, terms(question))) for p in cited
         )
         return replace(base, text=text, citations=citations, grounded=covered)
+
+
+@dataclass(frozen=True)
+class Match:
+    """A passage that answers the question; `figure` is the piece after it that holds the number."""
+
+    passage: Passage
+    score: float
+    figure: Piece | None = None
+
+
+def _answering(index: PassageIndex, question: str, query: list[str]) -> list[Match]:
+    """The best passages that answer the question, best first: about it (BM25 and coverage), and
+    holding the kind of words its answer needs, in the words about it or in a figure just after."""
+    wanted = answer_words(question)
+    found = []
+    for passage, score in index.search(query, k=TOP_K):
+        if score < MIN_SCORE or index.coverage(query, passage) < MIN_COVERAGE:
+            continue
+        if can_answer(question, passage.words_about(query)):
+            found.append(Match(passage, score))
+        elif wanted is not None and (after := index.figure_after(passage, query, wanted)) is not None \
+                and can_answer(question, after[1][2]):
+            found.append(Match(after[0], score, after[1]))
+    return found
 
 
 def _context(near: list[Passage], relevant: list[Passage]) -> list[Passage]:

@@ -15,6 +15,9 @@ TARGET_S = 40.0  # a passage closes once it is this long...
 MAX_S = 60.0  # ...and never grows past this (long segments are split)
 MAX_CHARS = 1200
 REPLY_WORDS = 25  # of the reply taken into a passage that ends on a question
+# How far into the next passage a figure is looked for: speakers name the topic first and give
+# the number a few sentences later, often past the passage cut (measured on bench/answers.py).
+FIGURE_WORDS = 60
 ACKNOWLEDGEMENT_WORDS = 4  # a shorter sentence after a question only opens the reply
 
 STOPWORDS = frozenset(
@@ -31,6 +34,7 @@ STOPWORDS = frozenset(
     yourself yourselves youve episode podcast talk talked mention mentioned""".split()
 )
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+Piece = tuple[float, float, str]  # (start, end, text) of one segment of a passage
 
 
 def terms(text: str) -> list[str]:
@@ -60,7 +64,7 @@ class Passage:
     end: float
     text: str
     # (start, end, text) of each segment in it, so a citation can point at the words that answer
-    pieces: tuple[tuple[float, float, str], ...] = ()
+    pieces: tuple[Piece, ...] = ()
 
     def moment_of(self, query: Sequence[str], wanted: re.Pattern[str] | None = None) -> float:
         """When the sentence that answers `query` starts (the passage start when none matches).
@@ -99,12 +103,13 @@ class Passage:
 
     def words_about(self, query: Sequence[str]) -> str:
         """The segment most about `query` with its neighbours: where an answer would be."""
-        best = self._best_piece(query)
+        best = self.best_piece(query)
         if best is None:
             return self.text
         return " ".join(text for _, _, text in self.pieces[max(0, best - 1): best + 2])
 
-    def _best_piece(self, query: Sequence[str]) -> int | None:
+    def best_piece(self, query: Sequence[str]) -> int | None:
+        """The index of the piece holding most of the query's terms (the first such); None if none."""
         wanted = set(query)
         best, hits = None, 0
         for i, (_, _, text) in enumerate(self.pieces):
@@ -207,17 +212,25 @@ class PassageIndex:
         if not passage.pieces or not passage.pieces[-1][2].rstrip().endswith("?") \
                 or passage.index + 1 >= len(self.passages):
             return passage
-        following = self.passages[passage.index + 1]
-        taken: list[tuple[float, float, str]] = []
-        said = 0
-        for piece in following.pieces:
-            if said >= REPLY_WORDS:
-                break
-            taken.append(piece)
-            said += len(piece[2].split())
-        reply = " ".join(text for _, _, text in taken)
-        return Passage(passage.index, passage.start, taken[-1][1] if taken else passage.end,
-                       f"{passage.text} {reply}".strip(), passage.pieces + tuple(taken))
+        return _extended(passage, _opening(self.passages[passage.index + 1], REPLY_WORDS))
+
+    def figure_after(self, passage: Passage, query: Sequence[str],
+                     wanted: re.Pattern[str]) -> tuple[Passage, Piece] | None:
+        """For a question that needs a number or a date the passage's words about it lack: the first
+        later piece (on into the next passage's opening) that holds a question term and such a word,
+        with the passage extended up to it. "It was called the Knight Prototype Fund." gives the
+        topic; "now it's $30,000" comes four sentences later."""
+        best = passage.best_piece(query)
+        if best is None:
+            return None
+        own = list(passage.pieces[best + 1:])
+        following = (_opening(self.passages[passage.index + 1], FIGURE_WORDS)
+                     if passage.index + 1 < len(self.passages) else [])
+        words = set(query)
+        for n, piece in enumerate(own + following):
+            if wanted.search(piece[2]) and words.intersection(terms(piece[2])):
+                return _extended(passage, following[:max(0, n + 1 - len(own))]), piece
+        return None
 
     def around(self, start: float, end: float, margin: float) -> list[Passage]:
         """Passages overlapping [start - margin, end + margin], in time order."""
@@ -230,6 +243,27 @@ class PassageIndex:
             return None
         return min(self.passages, key=lambda p: 0.0 if p.start <= moment <= p.end
                    else min(abs(p.start - moment), abs(p.end - moment)))
+
+
+def _opening(passage: Passage, words: int) -> list[Piece]:
+    """The passage's first pieces, until they hold `words` words."""
+    taken: list[Piece] = []
+    said = 0
+    for piece in passage.pieces:
+        if said >= words:
+            break
+        taken.append(piece)
+        said += len(piece[2].split())
+    return taken
+
+
+def _extended(passage: Passage, pieces: Sequence[Piece]) -> Passage:
+    """`passage` with the pieces that follow it appended."""
+    if not pieces:
+        return passage
+    more = " ".join(text for _, _, text in pieces)
+    return Passage(passage.index, passage.start, max(passage.end, pieces[-1][1]),
+                   f"{passage.text} {more}".strip(), passage.pieces + tuple(pieces))
 
 
 def excerpt(text: str, query: Sequence[str], limit: int = 300) -> str:

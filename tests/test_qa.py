@@ -325,3 +325,33 @@ async def test_a_question_that_ends_a_passage_is_answered_from_the_reply_after_i
     assert answer.grounded
     assert any(141.0 <= c.start <= 150.0 and "no rows" in c.text for c in answer.citations), \
         answer.citations
+
+
+def _named_then_figure(figure: str) -> Transcript:
+    """A guest names the fund, talks 40 s about grants, and gives its figure in the next passage."""
+    turn = ("It was called the Knight Prototype Fund.",
+            "Usually grants are multi-year commitments with a lot of planning upfront.",
+            "That is the traditional structure for bigger projects.",
+            "They wanted a shorter turnaround than three years of evaluation.",
+            "So they came up with something smaller.")
+    said = tuple(Segment(100.0 + 8 * i, 108.0 + 8 * i, text, "Guest") for i, text in enumerate(turn))
+    after = (Segment(141.0, 155.0, figure, "Guest"),
+             Segment(155.0, 170.0, "It can be full-time or part-time work.", "Guest"))
+    return Transcript("e8", tuple(sorted((*SHARED_WORDS, *said, *after), key=lambda s: s.start)),
+                      "publisher:text/vtt")
+
+
+async def test_a_figure_given_sentences_after_the_topic_is_found_and_cited_where_it_is_said() -> None:
+    transcript = _named_then_figure("Originally it was $50,000, and now the prototype grant is $30,000.")
+    assert not any("$30,000" in p.text and "Knight" in p.text for p in build_passages(transcript.segments))
+    answer = await Answerer(None, LLMSettings()).answer(
+        SMALL_INSIGHT, transcript, "How much does the Knight Prototype Fund give now?")
+    assert answer.grounded
+    assert [(c.start, "$30,000" in c.text) for c in answer.citations] == [(141.0, True)]
+
+
+async def test_a_number_after_the_topic_that_is_not_about_it_is_not_an_answer() -> None:
+    transcript = _named_then_figure("We had about thirty people in the room that evening.")
+    answer = await Answerer(None, LLMSettings()).answer(
+        SMALL_INSIGHT, transcript, "How much does the Knight Prototype Fund give now?")
+    assert not answer.grounded and answer.text.startswith(NOT_COVERED)
