@@ -84,6 +84,29 @@ def test_errors_are_one_clear_line_not_a_traceback(demo_config, digest_run, args
     assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
 
 
+def test_a_command_while_another_process_holds_the_data_folder_is_refused_in_one_line(
+        demo_config, digest_run):
+    import asyncio
+
+    from core.store.tinydb_store import TinyDBStore
+
+    holder = TinyDBStore(demo_config.parent / "data")  # as a running `castfive run` does
+
+    async def while_held() -> subprocess.CompletedProcess:
+        await holder.start()
+        try:
+            return await asyncio.to_thread(castfive, "--config", str(demo_config), "episodes")
+        finally:
+            await holder.close()
+
+    run = asyncio.run(while_held())
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines() == [
+        f"castfive: Another Castfive process is using the data folder {demo_config.parent / 'data'}: "
+        "stop it first (`castfive run` holds it while it runs), or make the change from chat."]
+    assert castfive("--config", str(demo_config), "episodes").stdout.count(" done ") == 3
+
+
 def test_a_broken_config_names_the_key_and_the_file(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[http]\nmax_redirects = -1\n")

@@ -119,6 +119,23 @@ async def test_a_store_that_is_not_started_refuses_work(tmp_path: Path) -> None:
         await s.get("t", "k")
 
 
+async def test_a_second_store_on_an_open_folder_is_refused_and_nothing_is_lost(tmp_path: Path) -> None:
+    # Before, the second process's writes were overwritten by the first one's next snapshot.
+    running = TinyDBStore(tmp_path)
+    await running.start()
+    await running.put("subscribers", "a", {"id": "a"})
+    second = TinyDBStore(tmp_path)
+    with pytest.raises(StoreError, match="Another Castfive process is using the data folder"):
+        await second.start()
+    with pytest.raises(StoreError):
+        await second.put("subscribers", "b", {"id": "b"})  # refused, never half-open
+    await running.put("subscribers", "c", {"id": "c"})
+    await running.close()
+    await second.start()  # free once the first has closed
+    assert sorted(d["id"] for d in await second.all("subscribers")) == ["a", "c"]
+    await second.close()
+
+
 async def test_a_large_table_is_read_whole(store: TinyDBStore) -> None:
     await store.apply([Change("subscribers", f"s{i:05d}", {"i": i}) for i in range(2000)])
     docs = await store.all("subscribers")

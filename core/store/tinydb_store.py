@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from core.errors import StoreError
 from core.ports import Change, Doc
 from core.store.atomic_json import (
@@ -35,6 +37,7 @@ from core.store.journal import (
 log = logging.getLogger(__name__)
 
 BLOB_DIR = "blobs"
+LOCK_NAME = "castfive.lock"  # held while a store is open: one process per data folder
 JOURNAL_MIN_BYTES = 8 * 1024 * 1024
 JOURNAL_RATIO = 1.0  # fold once the journal is this many times the snapshot's size (or the minimum)
 _DECODE_INLINE = 256  # `all()` of a bigger table decodes in a thread so the loop stays responsive
@@ -90,6 +93,9 @@ class TinyDBStore:
         self._pending: list[tuple[list[_Write], asyncio.Future[None]]] = []
         self._committer: asyncio.Task[None] | None = None
         self._open = False
+        # Two processes on one folder would each fold their own view over the other's writes (a
+        # CLI `castfive queue` beside a running bot was lost at the bot's next snapshot).
+        self._lock = FileLock(self.directory / LOCK_NAME, thread_local=False)
         self.flushes = 0  # group commits that reached the disk (for tests and figures)
         self.snapshots = 0  # whole-file writes
         self.replayed = 0  # journal records replayed by the last start
@@ -104,9 +110,18 @@ class TinyDBStore:
         loop = asyncio.get_running_loop()
         try:
             self._visible = await loop.run_in_executor(self._executor, self._open_in_worker)
-        except OSError as exc:
+        except Timeout:
             self._executor.shutdown(wait=False)
-            raise StoreError(f"The data folder cannot be used: {exc.strerror or exc}.") from exc
+            log.info("store not opened: another process holds %s", self._lock.lock_file)
+            raise StoreError(
+                f"Another Castfive process is using the data folder {self.directory}: stop it first "
+                "(`castfive run` holds it while it runs), or make the change from chat.") from None
+        except BaseException as exc:
+            self._lock.release()
+            self._executor.shutdown(wait=False)
+            if isinstance(exc, OSError):
+                raise StoreError(f"The data folder cannot be used: {exc.strerror or exc}.") from exc
+            raise
         self._open = True
 
     async def close(self) -> None:
@@ -122,6 +137,7 @@ class TinyDBStore:
 
     def _open_in_worker(self) -> dict[str, dict[str, str]]:
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock.acquire(timeout=0)  # released by the OS if this process dies
         self.blob_dir.mkdir(exist_ok=True)
         for stale in self.blob_dir.glob(".*.tmp"):  # a blob write cut short by a crash
             stale.unlink(missing_ok=True)
@@ -148,6 +164,12 @@ class TinyDBStore:
                 for name, rows in self._rows.items()}
 
     def _close_in_worker(self) -> None:
+        try:
+            self._fold_and_close_journal()
+        finally:
+            self._lock.release()
+
+    def _fold_and_close_journal(self) -> None:
         if self._journal is None:
             return
         if self._journal.size:
