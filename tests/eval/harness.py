@@ -10,7 +10,7 @@ from core.ids import episode_id_for
 from core.insights.corpus_stats import BackgroundStats
 from core.insights.offline import OfflineExtractor
 from core.insights.sentences import split_sentences
-from core.models import Episode, Transcript
+from core.models import Episode, Insight, Transcript
 from tests.eval.dataset import Case, TopScore, score_top
 
 Picks = list[tuple[str, float]]  # (quote, start), best first
@@ -23,10 +23,15 @@ def episode_for(case: Case) -> Episode:
                    audio_type=None, page_url=None, description="")
 
 
+def offline_insights(extractor: OfflineExtractor, case: Case) -> list[Insight]:
+    """The offline extractor's insights for a case, best first."""
+    transcript = Transcript(episode_for(case).id, case.segments, "eval")
+    return extractor.extract_sync(transcript, episode_for(case))
+
+
 def offline_picks(extractor: OfflineExtractor, case: Case) -> Picks:
     """The offline extractor's insights for a case, as (quote, start)."""
-    transcript = Transcript(episode_for(case).id, case.segments, "eval")
-    return [(i.quote, i.start) for i in extractor.extract_sync(transcript, episode_for(case))]
+    return [(i.quote, i.start) for i in offline_insights(extractor, case)]
 
 
 def first_five(case: Case) -> Picks:
@@ -40,6 +45,9 @@ def longest_five(case: Case) -> Picks:
     return [(s.text, s.start) for s in ranked[:5]]
 
 
+BASELINES = {"first-5": first_five, "longest-5": longest_five}
+
+
 @dataclass(frozen=True)
 class Run:
     """One ranker on one case: its top-five score and how long it took."""
@@ -47,18 +55,21 @@ class Run:
     case: Case
     top: TopScore
     seconds: float
+    insights: tuple[Insight, ...] = ()  # the offline extractor's, for digest-level figures
 
 
 def run_all(cases: list[Case], settings: InsightSettings | None = None) -> dict[str, list[Run]]:
     """Every ranker over every case, in order; the offline extractor keeps one history across cases."""
     extractor = OfflineExtractor(settings or InsightSettings(), BackgroundStats())
-    rankers = {"offline": lambda c: offline_picks(extractor, c), "first-5": first_five,
-               "longest-5": longest_five}
-    out: dict[str, list[Run]] = {name: [] for name in rankers}
+    out: dict[str, list[Run]] = {"offline": [], **{name: [] for name in BASELINES}}
     for case in cases:
-        for name, ranker in rankers.items():
+        t0 = time.perf_counter()
+        insights = offline_insights(extractor, case)
+        elapsed = time.perf_counter() - t0
+        picks = [(i.quote, i.start) for i in insights]
+        out["offline"].append(Run(case, score_top(case, picks), elapsed, tuple(insights)))
+        for name, baseline in BASELINES.items():
             t0 = time.perf_counter()
-            picks = ranker(case)
-            elapsed = time.perf_counter() - t0
-            out[name].append(Run(case, score_top(case, picks), elapsed))
+            picks = baseline(case)
+            out[name].append(Run(case, score_top(case, picks), time.perf_counter() - t0))
     return out
