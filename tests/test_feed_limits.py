@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from core.feeds.items import MAX_DESCRIPTION_INPUT
 from core.feeds.parse import parse_feed
 from core.feeds.poller import FeedPoller
 from tests.test_poller import (  # noqa: F401 - fixtures
@@ -119,11 +120,14 @@ def test_a_5_mb_description_is_cut_before_any_html_is_processed() -> None:
     huge = feed(markup)
     (episode,) = parse_feed(huge).episodes
     assert "past the cut" not in episode.description
-    # Against the same 5 MB as plain words: only reading the XML is left, no HTML work beyond
-    # the cut (before it, the markup cost many times the reading).
-    same_size_text = feed("word " * (len(markup) // 5))
-    cpu_of(same_size_text)
-    assert cpu_of(huge) < 3 * max(cpu_of(same_size_text), 0.005)
+    # Against the same markup up to the cut and plain words after it, same size: equal HTML work
+    # before the cut, so only work past it can tell them apart (the whole 5 MB of markup was
+    # about 50x; the ratio is about 1.1 now). Best of three: other threads' CPU counts too.
+    cut_then_words = feed(markup[:MAX_DESCRIPTION_INPUT]
+                          + "word " * ((len(markup) - MAX_DESCRIPTION_INPUT) // 5))
+    assert len(cut_then_words) <= len(huge)
+    best = {body: min(cpu_of(body) for _ in range(3)) for body in (huge, cut_then_words)}
+    assert best[huge] < 3 * max(best[cut_then_words], 0.005)
 
 
 async def test_the_poller_stores_no_episode_beyond_the_cap(server, fetcher, store, clock) -> None:  # noqa: F811
