@@ -10,6 +10,7 @@ import pytest
 from core.jobs.distributed.migrate import migrate_store
 from core.store.postgres_store import PostgresStore
 from core.store.repos import MessageState, Repos
+from tests.distributed_world import wait_until as wait_for
 from tests.e2e.content import seed_store
 from tests.e2e.process import TELEGRAM_TOKEN, BotProcess, bot_env, wait_until, write_config
 from tests.services import PG_PASSWORD, unavailable
@@ -51,6 +52,9 @@ async def test_the_standby_bot_never_sends_until_the_active_one_dies_then_finish
         await active.kill()  # mid-round: its database session dies, and the lease with it
         await standby.wait_log("scheduler lease acquired", 30)
         await wait_until(lambda: _covered(telegram) == set(CHATS), 60, "every chat's five", standby)
+        # The last send is recorded before its digest is marked finished: a stop in between is
+        # resumed at the next start, so wait for the ledger rather than for the chats.
+        await wait_for(lambda: _all_finished(store), 30, "every digest marked finished")
         code, _ = await standby.stop()
         assert code == 0
     finally:
@@ -68,6 +72,11 @@ async def test_the_standby_bot_never_sends_until_the_active_one_dies_then_finish
         assert set(counts) == {m.insight_id for m in entry.messages}
         assert sum(counts.values()) - PER_DIGEST <= 1  # at most the one message in doubt at the kill
     assert PG_PASSWORD not in active.all_output() + standby.all_output()
+
+
+async def _all_finished(store: PostgresStore) -> bool:
+    entries = await Repos(store).ledger.all()
+    return len(entries) == len(CHATS) and all(e.finished for e in entries)
 
 
 def _covered(telegram) -> set[int]:
