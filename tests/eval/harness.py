@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -11,7 +12,7 @@ from core.insights.corpus_stats import BackgroundStats
 from core.insights.offline import OfflineExtractor
 from core.insights.sentences import split_sentences
 from core.models import Episode, Insight, Transcript
-from tests.eval.dataset import Case, TopScore, score_top
+from tests.eval.dataset import EVAL, Case, TopScore, score_top
 
 Picks = list[tuple[str, float]]  # (quote, start), best first
 
@@ -45,7 +46,18 @@ def longest_five(case: Case) -> Picks:
     return [(s.text, s.start) for s in ranked[:5]]
 
 
-BASELINES = {"first-5": first_five, "longest-5": longest_five}
+SECOND_READER = EVAL / "second_reader"
+
+
+def second_reader(case: Case) -> Picks:
+    """Reference: the five a second reader chose blind to the labels and the ranker (none: empty)."""
+    path = SECOND_READER / f"{case.name}.json"
+    if not path.is_file():
+        return []
+    return [(p["quote"], float(p["start"])) for p in json.loads(path.read_text(encoding="utf-8"))["picks"]]
+
+
+BASELINES = {"first-5": first_five, "longest-5": longest_five, "reader": second_reader}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tests.eval.dataset import LABELS, SHARED, load_case, passage_text
+from tests.eval.dataset import LABELS, SHARED, load_case, locate, passage_text
+from tests.eval.harness import SECOND_READER, second_reader
 
 _REAL = sorted(
     p for p in LABELS.glob("*.json")
@@ -34,3 +35,12 @@ def test_real_label_file_follows_the_labelling_rule(path):
 def test_every_real_label_passage_is_found_in_its_transcript(path):
     case = load_case(path)  # raises LabelError naming the passage that is not found
     assert case is not None and case.insight_spans and case.filler_spans
+
+
+@pytest.mark.skipif(not (SHARED / "eval-transcripts").is_dir(), reason="../shared/corpus absent")
+@pytest.mark.parametrize("path", sorted(SECOND_READER.glob("*.json")), ids=lambda p: p.stem)
+def test_every_second_reader_pick_is_found_in_its_transcript(path):
+    case = load_case(LABELS / path.name)
+    assert case is not None
+    picks = second_reader(case)
+    assert len(picks) == 5 and all(locate(case, quote, start) for quote, start in picks)
