@@ -76,14 +76,17 @@ async def seed_episodes(store: PostgresStore, tmp_path: Path, count: int) -> lis
     return ids
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    """Poll `check` until true; fail naming `what` after `timeout` seconds."""
+async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, what: str,
+                     *logs: Path) -> None:
+    """Poll `check` until true; fail naming `what` (with the tail of each of `logs`) after `timeout`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if await check():
             return
         await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    tails = "".join(f"\n--- {log.name}:\n{log.read_text(errors='replace')[-3000:]}"
+                    for log in logs if log.exists())
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{tails}")
 
 
 async def all_done(store: PostgresStore, ids: list[str]) -> bool:

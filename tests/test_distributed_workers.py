@@ -143,11 +143,11 @@ async def test_a_worker_killed_mid_transcription_is_finished_by_another_exactly_
         sender = build_broker(redis_url, settings.distributed)
         actors = declare_actors(sender, settings.distributed, nothing, nothing, nothing)
         actors["transcribe"].send(ids[0])
-        await wait_until(lambda: asyncio.sleep(0, worker_a.poll() is not None), 60, "worker A to die")
+        await wait_until(lambda: asyncio.sleep(0, worker_a.poll() is not None), 60, "worker A to die", log_a)
         assert "crash injected at before:transcribed" in log_a.read_text()
         assert await load_transcript(shared, ids[0]) is not None  # the blob A stored
         worker_b = start_worker(config, postgres_url, redis_url, log_b)
-        await wait_until(lambda: all_done(shared, ids), 90, "worker B to finish the episode")
+        await wait_until(lambda: all_done(shared, ids), 90, "worker B to finish the episode", log_b)
         sender.close()
     finally:
         stop(worker_a)
@@ -192,7 +192,7 @@ async def test_a_worker_stops_cleanly_and_promptly_on_sigterm(tmp_path, postgres
     worker = start_worker(config, postgres_url, redis_url, log, processes=2)
     try:
         await wait_until(lambda: asyncio.sleep(0, log.read_text().count("worker ready") == 2), 90,
-                         "two worker processes ready")
+                         "two worker processes ready", log)
         began = time.monotonic()
         worker.send_signal(signal.SIGTERM)
         code = await asyncio.to_thread(worker.wait, 30)

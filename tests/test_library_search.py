@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import multiprocessing
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -243,3 +246,27 @@ def test_an_index_made_with_other_search_terms_is_emptied_to_be_refilled(tmp_pat
     again = SearchIndex(tmp_path / "index.sqlite3")
     assert again.indexed_insights() == set() and again.match(["quokka"], "i", ["f"]) == []
     again.close()
+
+
+def _open_index(path: str, start: Any, errors: Any) -> None:
+    start.wait()
+    try:
+        SearchIndex(Path(path)).open()
+    except Exception as exc:  # noqa: BLE001 - reported to the test, which names it
+        errors.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_worker_processes_opening_a_new_index_file_together_all_open_it(tmp_path) -> None:
+    # Without the open lock 11 of 180 such opens failed here with "database is locked".
+    fork = multiprocessing.get_context("fork")  # how `castfive worker --processes` starts them
+    errors = fork.Queue()
+    for round_ in range(15):
+        start = fork.Barrier(4)
+        openers = [fork.Process(target=_open_index, args=(str(tmp_path / f"{round_}.sqlite3"), start, errors))
+                   for _ in range(4)]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join(60)
+        assert [opener.exitcode for opener in openers] == [0, 0, 0, 0]
+    assert errors.empty(), errors.get()

@@ -18,6 +18,8 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock
+
 from core.errors import ConfigError
 from core.insights.filler import drop_sponsor_segments
 from core.models import Insight, Transcript
@@ -25,6 +27,7 @@ from core.retrieval import build_passages, terms
 
 INSIGHT, PASSAGE = "i", "p"
 INDEX_FILE = "search-index.sqlite3"  # beside the store: derived data, rebuilt if deleted
+OPEN_LOCK_TIMEOUT_S = 60.0  # another process setting the file up takes milliseconds
 INDEX_VERSION = 1  # raise when what a document's body or scope holds changes
 _PROBE = ("The hosts weren't studying batteries; they're running studies on the cities' parties, "
           "and it mentioned Café Zürich's 3,200 EV-chargers!")
@@ -87,10 +90,19 @@ class SearchIndex:
                 self._open()
 
     def _open(self) -> None:
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(str(self.path) if self.path else ":memory:", check_same_thread=False)
-        if self.path is not None:
+        if self.path is None:
+            self._open_file(None)
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Worker processes and the bot on one host open the file together at start. Switching
+        # a new file to WAL answers "database is locked" at once, without waiting, to all but
+        # one of them (11 of 180 concurrent opens here), so the set-up is one process at a time.
+        with FileLock(f"{self.path}.lock", timeout=OPEN_LOCK_TIMEOUT_S):
+            self._open_file(self.path)
+
+    def _open_file(self, path: Path | None) -> None:
+        db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False)
+        if path is not None:
             db.execute("PRAGMA journal_mode=WAL")  # a reader never waits for a writer's fsync
             db.execute("PRAGMA synchronous=NORMAL")  # derived data: a lost commit is re-indexed
         try:
