@@ -8,7 +8,9 @@ are scored: tests/eval/questions.json, over four Talk Python To Me episodes, whi
 thresholds were calibrated on; tests/eval/questions_heldout.json, over five Changelog shows, held
 out at first and since looked at (its failures shaped the reply-citation rule); and
 tests/eval/questions_fresh.json, over five other episodes, written blind to the answerer and scored
-first at commit 70483a3. --questions scores one file of the same shape instead.
+first at commit 70483a3 (its failures have since been read); and tests/eval/questions_fresh2.json,
+over five more, written blind by a helper that never read the answerer, scored as it stands.
+--questions scores one file of the same shape instead.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ NEEDS = (folder(SHARED / "eval-transcripts", "the shared corpus at ../shared/cor
                 "beside the checkout"),)
 QUESTION_SETS = (("calibrated on", EVAL / "questions.json"),
                  ("held out, since looked at", EVAL / "questions_heldout.json"),
-                 ("fresh, written blind", EVAL / "questions_fresh.json"))
+                 ("fresh, written blind, since looked at", EVAL / "questions_fresh.json"),
+                 ("fresh 2, written blind", EVAL / "questions_fresh2.json"))
 WITHIN_S = 5.0
 
 
