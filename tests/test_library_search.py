@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock
 
 from core.bootstrap import Services, build_services
 from core.config import Settings
-from core.errors import NotFoundError, ValidationError
+from core.errors import NotFoundError, StoreError, ValidationError
 from core.library import index as index_module
 from core.library import search as search_module
 from core.library.index import SearchIndex
@@ -270,3 +271,13 @@ def test_worker_processes_opening_a_new_index_file_together_all_open_it(tmp_path
             opener.join(60)
         assert [opener.exitcode for opener in openers] == [0, 0, 0, 0]
     assert errors.empty(), errors.get()
+
+
+def test_an_index_file_another_process_never_lets_go_of_is_a_clear_error(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(index_module, "OPEN_LOCK_TIMEOUT_S", 0.2)
+    path = tmp_path / "index.sqlite3"
+    with FileLock(f"{path}.lock"), pytest.raises(StoreError, match="held by another process"):
+        SearchIndex(path).open()
+    index = SearchIndex(path)  # once it is let go, the file opens
+    index.open()
+    index.close()

@@ -18,9 +18,9 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
-from core.errors import ConfigError
+from core.errors import ConfigError, StoreError
 from core.insights.filler import drop_sponsor_segments
 from core.models import Insight, Transcript
 from core.retrieval import build_passages, terms
@@ -97,8 +97,12 @@ class SearchIndex:
         # Worker processes and the bot on one host open the file together at start. Switching
         # a new file to WAL answers "database is locked" at once, without waiting, to all but
         # one of them (11 of 180 concurrent opens here), so the set-up is one process at a time.
-        with FileLock(f"{self.path}.lock", timeout=OPEN_LOCK_TIMEOUT_S):
-            self._open_file(self.path)
+        try:
+            with FileLock(f"{self.path}.lock", timeout=OPEN_LOCK_TIMEOUT_S):
+                self._open_file(self.path)
+        except Timeout:
+            raise StoreError(f"The search index {self.path} has been held by another process for "
+                             f"{OPEN_LOCK_TIMEOUT_S:.0f} s; stop any hung Castfive process.") from None
 
     def _open_file(self, path: Path | None) -> None:
         db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False)
