@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core.insights.filler import drop_sponsor_segments, filler_reasons, is_question
+from core.insights.filler import drop_sponsor_segments, filler_reasons, guest_intro_mask, is_question
+from core.insights.sentences import split_sentences
 from core.models import Segment
 from tests.eval.loaders import load_transcript
 
@@ -48,6 +49,8 @@ def test_sponsor_cues_are_recognised(text: str) -> None:
     ("If you donate $60, I think you get the digital pack, which includes the screensaver.", "promo"),
     ("We're recording this on a Tuesday, so things may have changed.", "housekeeping"),
     ("We'll put a link to that in the show notes.", "housekeeping"),
+    ("This episode is titled, at least tentatively, \"300 Multiple Choices\".", "self_reference"),
+    ("But only you can determine what something's worth to you, 50 cents or $5 a month.", "promo"),
 ])
 def test_filler_reasons_name_what_makes_a_passage_filler(text: str, reason: str) -> None:
     assert reason in filler_reasons(text)
@@ -140,3 +143,17 @@ def test_a_sponsor_read_mangled_by_speech_to_text_is_still_a_sponsor_read():
     assert "sponsor" in filler_reasons("Visit right desk.com slash focus and use my code focus to same 15%.")
     assert "sponsor" in filler_reasons("Use my code PODCAST to save 20% on your first month.")
     assert filler_reasons("We saved 15 percent of our cloud bill by turning off idle machines.") == []
+
+
+def test_a_long_bio_after_let_me_introduce_is_masked_up_to_the_welcome() -> None:
+    lines = ["Now, let me introduce Ada.", "Ada Lovelace is the author of Notes on the Engine.",
+             "She was a translator before 1843 and switched from poetry to mathematics.",
+             "Since then, she has worked on the largest engines in London.",
+             "She wrote the first published program.", "She corresponded with Babbage for years.",
+             "She also studied music theory.", "She is a fellow of nothing at all, sadly.",
+             "Ada, welcome to the show.",
+             "Thanks for having me, loops are what make an engine general."]
+    segments = [Segment(float(n), float(n) + 1, text, "Host" if n < 9 else "Ada")
+                for n, text in enumerate(lines)]
+    mask = guest_intro_mask(split_sentences(segments))
+    assert mask == [True] * 9 + [False]

@@ -119,6 +119,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"\bon the [\w ]{1,20} network\b", r"\bplus plus\b", r"\w\+\+",
         r"\b(?:go |should )(?:listen to|check out) (?:the|our|that) (?:show|episode|podcast)\b",
         r"\bmerch\b", r"\b(?:ad[- ]free|bonus) (?:feed|episodes?|content)\b",
+        r"\bwhat (?:it|something|this|the show)(?:'?s| is) worth to you\b",  # value-for-value pitches
     ),
     # Talk about the recording itself: where, when, links, audio.
     "housekeeping": _rx(
@@ -139,6 +140,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"\bi (?:want|wanted|'?d love) to (?:talk|ask|start|share|linger)\b",
         r"\bmoving on\b", r"\bi'?m going to be talking\b",
         r"\bthis (?:interview|conversation|episode) is (?:about|what)\b",
+        r"\bthis (?:episode|show) is (?:titled|called|named)\b",
         r"\blet me (?:just )?"
         r"(?:dive|jump|start|ask|pull (?:this |that |it )?up|share|show|read|play|close)\b",
         r"\b(?:my|the) next question\b",
@@ -264,7 +266,9 @@ def _continues_read(prev: Sentence, nxt: Sentence, brands: set[str]) -> bool:
     return _weak_cues(nxt.text) > 0 or any(b in nxt.text.lower() for b in brands)
 
 
+BIO_SENTENCES = 12  # a guest's bio read by the host runs up to about ten sentences before the welcome
 _GUEST_INTRO = _rx(r"\b(?:my|our) guests? (?:today|this week|is|are)\b", r"\btoday'?s guest\b",
+                   r"\blet me introduce\b",
                    r"\bjoining (?:me|us) (?:today|now|this week)\b", r"\bi'?m joined (?:today |here )?by\b")
 
 
@@ -278,7 +282,7 @@ def guest_intro_mask(sentences: Sequence[Sentence]) -> list[bool]:
     for i, s in enumerate(sentences):
         if not _GUEST_INTRO.search(s.text.lower()):
             continue
-        for j in range(i, min(i + 7, len(sentences))):
+        for j in range(i, min(i + BIO_SENTENCES, len(sentences))):
             if sentences[j].speaker != s.speaker:
                 break
             if "welcome" in sentences[j].text.lower() or "thanks for coming" in sentences[j].text.lower():
