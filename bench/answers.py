@@ -3,10 +3,10 @@
 Run: python bench/answers.py [--questions PATH]   (needs ../shared/corpus/eval-transcripts; without
 it, one line, exit 2)
 Each question file has 20 answerable questions (with the span of the words that answer: a citation
-counts when it starts within 5 s of it) and 20 that the episode does not answer. By default three files
+counts when it starts within 5 s of it) and 20 that the episode does not answer. By default four files
 are scored: tests/eval/questions.json, over four Talk Python To Me episodes, which core/qa.py's
 thresholds were calibrated on; tests/eval/questions_heldout.json, over five Changelog shows, held
-out at first and since looked at (its failures shaped the reply-citation rule); and
+out at first and since looked at (its failures shaped the reply-citation rule);
 tests/eval/questions_fresh.json, over five other episodes, written blind to the answerer and scored
 first at commit 70483a3 (its failures have since been read); and tests/eval/questions_fresh2.json,
 over five more, written blind by a helper that never read the answerer, scored as it stands.

@@ -34,6 +34,15 @@ def rates(same: list[bool], distinct: list[bool]) -> tuple[float, float]:
     return sum(same) / len(same), sum(distinct) / len(distinct)
 
 
+Scored = tuple[float, float, bool]  # (word overlap, whole-sentence cosine, the meaning rule)
+
+
+def rule_rates(rule: Callable[[float, float, bool], bool],
+               pairs: tuple[list[Scored], list[Scored]]) -> tuple[float, float]:
+    """(recall on the paraphrase pairs, false merges on the distinct pairs) of one rule."""
+    return rates([rule(*p) for p in pairs[0]], [rule(*p) for p in pairs[1]])
+
+
 def main() -> int:
     doc = json.loads(PAIRS.read_text(encoding="utf-8"))
     embedder = MiniLMEmbedder()
@@ -43,7 +52,7 @@ def main() -> int:
 
     judge = ParaphraseJudge(embedder)
 
-    def scored(pairs: list[list[str]]) -> list[tuple[float, float, bool]]:
+    def scored(pairs: list[list[str]]) -> list[Scored]:
         """(word overlap, whole-sentence cosine, the product's meaning rule) per pair."""
         texts = [pair[:2] for pair in pairs]  # the fresh file's third item names the topic
         vectors = embedder.embed([t for pair in texts for t in pair])
@@ -78,8 +87,8 @@ def main() -> int:
           f"reported on the held-out half ({len(held[0])} + {len(held[1])})")
     print(f"{'rule':86} {'recall':>7} {'false merges':>13}   (tuning half)")
     for name, rule in rules.items():
-        r, f = rates([rule(*p) for p in held[0]], [rule(*p) for p in held[1]])
-        tr, tf = rates([rule(*p) for p in tune[0]], [rule(*p) for p in tune[1]])
+        r, f = rule_rates(rule, held)
+        tr, tf = rule_rates(rule, tune)
         print(f"{name:86} {r:7.2f} {f:13.2f}   ({tr:.2f} / {tf:.2f})")
     print(f"whole-sentence threshold the tuning half would choose: {best_threshold():.2f}")
     fresh_doc = json.loads(FRESH_PAIRS.read_text(encoding="utf-8"))
@@ -87,7 +96,7 @@ def main() -> int:
     print(f"\nblind set: {len(fresh[0])} paraphrase pairs, {len(fresh[1])} distinct pairs, never tuned on")
     print(f"{'rule':86} {'recall':>7} {'false merges':>13}")
     for name, rule in rules.items():
-        r, f = rates([rule(*p) for p in fresh[0]], [rule(*p) for p in fresh[1]])
+        r, f = rule_rates(rule, fresh)
         print(f"{name:86} {r:7.2f} {f:13.2f}")
     print(f"model load {load_s:.2f} s; {2 * (len(same) + len(distinct))} sentences embedded in "
           f"{cpu:.2f} s CPU ({2 * (len(same) + len(distinct)) / max(cpu, 1e-9):.0f} per CPU-second)")
