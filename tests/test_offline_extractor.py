@@ -11,8 +11,9 @@ import pytest
 from core.config import InsightSettings
 from core.ids import insight_id_for
 from core.insights.corpus_stats import BackgroundStats
+from core.insights.display_text import clean_text
 from core.insights.filler import filler_reasons, is_question
-from core.insights.offline import OfflineExtractor, clean_text, guess_kind, rank
+from core.insights.offline import OfflineExtractor, guess_kind, rank
 from core.models import Chapter, Episode, InsightKind, Segment, Transcript
 from tests.eval.dataset import Case, is_filler, load_cases, locate
 from tests.eval.harness import episode_for, offline_picks
@@ -200,6 +201,41 @@ def test_cleaned_text_drops_fillers_and_stutters_and_keeps_the_claim() -> None:
         "The key is to salt it early."
     assert clean_text("and i think that's, like, it's the default that matters,") == \
         "I think that's, it's the default that matters."
+
+
+@pytest.mark.parametrize(("said", "shown"), [
+    ("that is that is the point", "That is the point."),
+    ("we should do do the work", "We should do the work."),
+    ("only 9% of downloads are are on Spotify", "Only 9% of downloads are on Spotify."),
+    ("so we, we built the index first", "We built the index first."),
+    ("I think -- I think it was -- it was doing 77 collections", "I think it was doing 77 collections."),
+    ("and then in the, in the Python world", "Then in the Python world."),
+    ("cuz cuz the index is cold", "Cuz the index is cold."),
+    ("lawyers and, and trouble", "Lawyers and trouble."),
+], ids=["two-word-restart", "do-do", "are-are", "comma-repeat", "dash-restart", "comma-two-words", "cuz-cuz", "and-and"])
+def test_restarts_of_one_to_four_words_are_said_once(said: str, shown: str) -> None:
+    assert clean_text(said) == shown
+
+
+@pytest.mark.parametrize("said", [
+    "he had had enough of the build",
+    "which is a very, very hard problem",
+    "dozens and dozens of plugins",
+    "with open APIs and tons and tons of developers",
+    "two options, and more and more are appearing",
+    "verbs work like this except here and here and here",
+    "it is on Conda, Conda Forge and PyPI",
+    "Boing Boing covered it first",
+    "It is. It is the default.",
+    "the work that went into it, it was months of prep",
+    "if you can do that, that's even better",
+    "when I started in 2011, whatever it was, it was not that fast",
+    "the question is, is this a model other teams can use",
+    "we would write C and C++ by hand",
+], ids=["had-had", "emphasis", "x-and-x", "and-x-and-x", "and-more-and-more", "rhetorical-run", "name-then-name", "doubled-name", "two-sentences",
+        "clause-ends-on-it", "clause-ends-on-that", "clause-ends-on-it-was", "question-is-is", "c-and-c++"])
+def test_repeats_that_are_grammar_emphasis_or_names_stay_as_said(said: str) -> None:
+    assert clean_text(said).lower().rstrip(".") == said.lower().rstrip(".")
 
 
 def test_cleaning_keeps_connectives_that_carry_meaning() -> None:

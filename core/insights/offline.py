@@ -7,7 +7,6 @@ features -> logistic score -> the best non-overlapping, non-duplicate passages a
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from core.config import InsightSettings
 from core.ids import insight_id_for
 from core.insights.corpus_stats import BackgroundStats, content_words
+from core.insights.display_text import clean_text
 from core.insights.features import (
     ADVICE_KIND,
     CONTRARIAN,
@@ -177,40 +177,6 @@ def select(scored: Sequence[Scored], limit: int, floor: float) -> list[Scored]:
         words.append(mine)
     picked.sort(key=lambda s: (-s.score, s.candidate.first))
     return picked
-
-
-_DISFLUENCY = re.compile(r"(?:,\s*)?(?<![\w'-])(?:um+|uh+|erm|uhhuh|mm-hmm|hmm+)\b(?:\s*[,.])?",
-                         re.IGNORECASE)
-_SET_OFF = re.compile(r"(?:,\s*(?:you know|i mean|like)(?=[,.!?]))|(?:\b(?:you know|i mean),\s*)",
-                      re.IGNORECASE)
-_ANSWER_WORD = re.compile(r"^(?:(?:yes|no|yeah|yep|nope|right|sure|exactly|totally|absolutely|correct|true|"
-                          r"okay|ok|so|well|alright)[.!,]\s+)+", re.IGNORECASE)
-_STUTTER = re.compile(r"\b(i|the|a|an|to|and|it|we|you|they|is|that|so|but|of|in|on|my|it's|that's|this)"
-                      r"(?:,?\s+\1\b)+", re.IGNORECASE)
-# Leading words a reader loses nothing without; connectives that carry meaning ("because", "but",
-# "also") stay, or a reason would read as a bare assertion.
-_DISPLAY_MARKERS = re.compile(r"^(?:(?:and|so|yeah|yes|well|okay|ok|right|now|oh|like|um|uh|anyway|"
-                              r"actually|basically|honestly|look|see|i mean|you know)[,.]?\s+)+",
-                              re.IGNORECASE)
-_ABBREVIATIONS = frozenset({"e.g.", "i.e.", "vs.", "etc.", "cf.", "approx.", "a.m.", "p.m."})
-_LABEL_INSIDE = re.compile(r"\s[A-Z][\w'-]+(?: [A-Z][\w'-]+)?: ")
-
-
-def clean_text(quote: str) -> str:
-    """The quote as a reader should see it: no 'um', 'you know' or stutters, capitalised, punctuated."""
-    text = _LABEL_INSIDE.sub(" ", quote)
-    text = _DISFLUENCY.sub(" ", text)
-    text = _SET_OFF.sub(" ", text)
-    text = _STUTTER.sub(r"\1", text)
-    text = _DISPLAY_MARKERS.sub("", _ANSWER_WORD.sub("", _DISPLAY_MARKERS.sub("", text.strip())))
-    text = re.sub(r"\s+([,.!?;:])", r"\1", re.sub(r"\s+", " ", text)).strip(" ,;:-")
-    text = (re.sub(r"([,.!?])[,.]+", r"\1", text).rstrip(".\u2026 ")
-            + ("" if text.endswith(("?", "!")) else "."))
-    if text and text[0].islower():
-        text = text[0].upper() + text[1:]
-    text = re.sub(r"(\S+[.!?] )([a-z])", lambda m: m.group(1) + (
-        m.group(2) if m.group(1).lower().strip() in _ABBREVIATIONS else m.group(2).upper()), text)
-    return re.sub(r"\bi\b(?!\.)", "I", text)
 
 
 def guess_kind(text: str, values: dict[str, float]) -> InsightKind:
