@@ -113,7 +113,7 @@ class EpisodeState(StrEnum):
     AUDIO_DOWNLOADED = "audio_downloaded"
     TRANSCRIBED = "transcribed"  # transcript stored (publisher or speech-to-text)
     DONE = "done"  # insights extracted
-    SKIPPED = "skipped"  # back catalogue beyond the newest few: never processed
+    SKIPPED = "skipped"  # back catalogue (older than the lookback): processed only when queued
     FAILED = "failed"  # gave up after the retry limit; last_error says why
 
 
