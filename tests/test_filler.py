@@ -51,6 +51,11 @@ def test_sponsor_cues_are_recognised(text: str) -> None:
     ("We'll put a link to that in the show notes.", "housekeeping"),
     ("This episode is titled, at least tentatively, \"300 Multiple Choices\".", "self_reference"),
     ("But only you can determine what something's worth to you, 50 cents or $5 a month.", "promo"),
+    ("If you're just getting started, try my Python Jumpstart by Building 10 Apps course.", "call_to_action"),
+    ("I want to say thank you to everyone who backed it or who is still considering backing it.", "promo"),
+    ("You may have noticed that we're a little light on sponsors right now.", "promo"),
+    ("And I will be at the podcast show 2023 in London, on the 23rd to the 25th of May.", "housekeeping"),
+    ("We got curious people that listen to this show, tune in for all these details.", "self_reference"),
 ])
 def test_filler_reasons_name_what_makes_a_passage_filler(text: str, reason: str) -> None:
     assert reason in filler_reasons(text)
@@ -65,6 +70,8 @@ def test_filler_reasons_name_what_makes_a_passage_filler(text: str, reason: str)
     "Detection time and diagnosis time are usually much longer than repair time.",
     "Remote work did not kill mentoring; it made it explicit, because nobody learns by overhearing anymore.",
     "The network effect protects incumbents, because every new user makes leaving costlier for the rest.",
+    "We will be at a disadvantage in 2025 if we wait for the standard to settle.",
+    "Cloud plans start cheap, but egress fees make leaving expensive once your data is there.",
 ])
 def test_genuine_insights_carry_no_filler_reason(text: str) -> None:
     assert filler_reasons(text) == []
@@ -115,6 +122,38 @@ def test_a_product_named_in_normal_talk_far_from_the_read_is_kept() -> None:
         "Ledgerly and its rivals all import transactions the same way, which is why the totals match."]
     kept = [s.text for s in drop_sponsor_segments(_show(lines))]
     assert lines[-1] in kept and READ[3] not in kept
+
+
+# A read whose middle has no cue: the opening names the advertiser, the close sends you to its URL.
+LONG_READ = [
+    "Caching moved the bottleneck from the database to the network.",
+    "This portion of the show is brought to you by Linode.",
+    "Check out Linode at example.fm/linode.",
+    "That's L-I-N-O-D-E.",
+    "They have 10 data centers across the globe.",
+    "So no matter where your users are, there's a data center near them.",
+    "Whether you run a web app or a private Git server, you get native SSD storage.",
+    "Their support team answers in minutes, day or night.",
+    "Get four months free at example.fm/linode.",
+    "Back to caching: invalidation is where every team gets burned, because nobody owns it.",
+]
+
+
+def test_the_cue_less_middle_of_a_read_goes_with_the_read() -> None:
+    kept = [s.text for s in drop_sponsor_segments(_show(LONG_READ))]
+    assert kept == [LONG_READ[0], LONG_READ[-1]]
+
+
+def test_two_mentions_of_a_brand_far_apart_or_in_two_voices_do_not_make_one_read() -> None:
+    talk = [f"Caching point number {i} was about the network." for i in range(12)]
+    far = _show(LONG_READ[:3] + talk + LONG_READ[8:])  # a minute of talk between the two halves
+    assert all(line in [s.text for s in drop_sponsor_segments(far)] for line in talk)
+    replies = [f"We moved {n} services behind the cache and the network bill fell." for n in range(5)]
+    guest = _show(LONG_READ[:3]) + [Segment(15.0 + 5 * i, 19.5 + 5 * i, line, "Guest")
+                                    for i, line in enumerate(replies)] + \
+        [Segment(40.0, 44.5, LONG_READ[8], "Host")]
+    kept = [s.text for s in drop_sponsor_segments(guest)]
+    assert replies == [t for t in kept if t in replies]
 
 
 def test_a_real_mid_roll_with_a_number_in_it_is_dropped(corpus: Path) -> None:

@@ -41,7 +41,7 @@ _SPONSOR_WEAK = (
     _rx(r"\bhead (?:over )?to\b", r"\bcheck (?:them|it) out\b", r"\bjoin (?:them|the program)\b"),
     _rx(r"\bsign up\b", r"\bget started\b", r"\bstart your\b"),
     _rx(r"\bdiscounts?\b", r"\bfor free\b", r"\bfree (?:shipping|access|resources|month)\b",
-        r"\bmonths? free\b"),
+        r"\bmonths? free\b", r"\bplans? (?:start|starting) (?:at|from)\b", r"\bstarting at (?:just|only)\b"),
     _rx(r"\bmade easy\b", r"\b(?:remarkable|award-winning|world-class) (?:customer )?support\b"),
 )
 _LEAD_IN = _rx(
@@ -64,6 +64,9 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"\bwhere can (?:people|listeners|folks) find you\b",
         r"\byou can (?:also )?(?:subscribe|support us|become a|get tickets|grab|follow us|join us|sign up)\b",
         r"\bdon'?t forget (?:to|ours|about our)\b", r"\btickets (?:are )?(?:now )?(?:on sale|available)\b",
+        r"\b(?:try|take|grab|buy|get|check out) (?:my|our) (?:[\w-]+ ){0,6}"
+        r"(?:course|courses|book|bundle|training|class|workshop)\b",  # the host's own products
+        r"\bgive (?:me|us) a (?:call|shout|ring|holler)\b",
     ),
     "intro": _rx(
         r"\bwelcome (?:back )?to (?:the show|\w+)",
@@ -120,6 +123,9 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"\b(?:go |should )(?:listen to|check out) (?:the|our|that) (?:show|episode|podcast)\b",
         r"\bmerch\b", r"\b(?:ad[- ]free|bonus) (?:feed|episodes?|content)\b",
         r"\bwhat (?:it|something|this|the show)(?:'?s| is) worth to you\b",  # value-for-value pitches
+        r"\bthanks? (?:you )?(?:so much |very much )?to (?:everyone|everybody|all of you|all those|"
+        r"those of you|anyone|all the people) (?:who|that)\b",
+        r"\b(?:light on|looking for|need(?:ing)?(?: more| new)?) sponsors\b",
     ),
     # Talk about the recording itself: where, when, links, audio.
     "housekeeping": _rx(
@@ -128,6 +134,8 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"\blinks? (?:to (?:that|it|all of these|them) )?(?:will be |are |is )?in the\b",
         r"\b(?:audio|mic|microphone|connection) (?:is|was|cut|dropped|issues?)\b",
         r"\bcan you hear me\b", r"\byou'?re on mute\b",
+        r"\b(?:i|we)(?:'ll| will) be (?:at|speaking at|attending) (?:the )?[\w' ]{0,40}?"
+        r"\b(?:conference|summit|expo|meetup|festival|booth|show \d{4})\b",  # where we'll be next
     ),
     "self_reference": _rx(
         r"\b(?:in|on) (?:this|today'?s|the) (?:episode|show)\b",
@@ -141,6 +149,8 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"\bmoving on\b", r"\bi'?m going to be talking\b",
         r"\bthis (?:interview|conversation|episode) is (?:about|what)\b",
         r"\bthis (?:episode|show) is (?:titled|called|named)\b",
+        r"\b(?:people|folks|everyone|those|listeners) (?:that|who) (?:listen|listens|tune in) to "
+        r"(?:this|the|our) (?:show|podcast)\b",
         r"\blet me (?:just )?"
         r"(?:dive|jump|start|ask|pull (?:this |that |it )?up|share|show|read|play|close)\b",
         r"\b(?:my|the) next question\b",
@@ -204,6 +214,7 @@ _BRAND_STOP = frozenset("the a an our us you your this that listeners like all f
                         "over with today everyone people podcast podcasts show episode".split())
 BLOCK_GAP_SENTENCES = 4  # cue sentences this close belong to one read
 BLOCK_GAP_SECONDS = 75.0
+BRACKET_GAP_SECONDS = 45.0  # cue-less middle of one read between two mentions of its advertiser
 
 
 def _brands(sentences: Sequence[Sentence], cues: list[int]) -> set[str]:
@@ -247,6 +258,7 @@ def sponsor_spans(sentences: Sequence[Sentence]) -> list[tuple[int, int]]:
             blocks[-1][1] = i
         else:
             blocks.append([i, i])
+    blocks = _bracketed(sentences, blocks, brands)
     spans = []
     for first, last in blocks:
         if first > 0 and _LEAD_IN.search(sentences[first - 1].text.lower()) and \
@@ -259,11 +271,37 @@ def sponsor_spans(sentences: Sequence[Sentence]) -> list[tuple[int, int]]:
     return spans
 
 
+def _bracketed(sentences: Sequence[Sentence], blocks: list[list[int]], brands: set[str]) -> list[list[int]]:
+    """Blocks joined with what lies between them when both name one advertiser, close together and
+    in one voice: the middle of a read ("They have 10 data centers across the globe.") has no cue."""
+    joined: list[list[int]] = []
+    for block in blocks:
+        if joined:
+            prev = joined[-1]
+            a, b = sentences[prev[1]], sentences[block[0]]
+            named = any(_names(sentences, prev, w) and _names(sentences, block, w) for w in brands)
+            one_voice = all(sentences[k].speaker == a.speaker for k in range(prev[1], block[0] + 1))
+            if named and one_voice and b.start - a.end <= BRACKET_GAP_SECONDS:
+                prev[1] = block[1]
+                continue
+        joined.append(list(block))
+    return joined
+
+
+def _names(sentences: Sequence[Sentence], block: list[int], brand: str) -> bool:
+    return any(brand in _unspelled(sentences[i].text) for i in range(block[0], block[1] + 1))
+
+
+def _unspelled(text: str) -> str:
+    """Lowercased, with spelled-out words joined up: "L-I-N-O-D-E" reads "linode"."""
+    return re.sub(r"\b\w(?:-\w\b)+", lambda m: m.group(0).replace("-", ""), text).lower()
+
+
 def _continues_read(prev: Sentence, nxt: Sentence, brands: set[str]) -> bool:
     """Ad copy right after a read, by the same voice: names the brand or carries a weak cue."""
     if nxt.speaker != prev.speaker or nxt.start - prev.end > 20:
         return False
-    return _weak_cues(nxt.text) > 0 or any(b in nxt.text.lower() for b in brands)
+    return _weak_cues(nxt.text) > 0 or any(b in _unspelled(nxt.text) for b in brands)
 
 
 BIO_SENTENCES = 12  # a guest's bio read by the host runs up to about ten sentences before the welcome
