@@ -15,6 +15,7 @@ _REPEAT = re.compile(r"\b([\w'\u2019]+(?:\s+[\w'\u2019]+){0,3}?)"
                      r"(?:(?:\s*,\s*|\s+-+\s+|\s+)\1(?![\w'\u2019+#]))+", re.IGNORECASE)
 # A restart always has a word like these in it. Repeats of content words alone are left as said:
 # emphasis ("very, very hard", "dozens and dozens") or a name ("Boing Boing", "Conda, Conda Forge").
+# "had" is not one of them: "had had" is grammar.
 _RESTART_WORDS = frozenset("""
     i me my you your he him his she her it its we us our they them their this that these those there here
     what who which when where how why if i'm i'll i've i'd it's that's there's here's let's what's
@@ -63,7 +64,7 @@ def _said_once(match: re.Match[str]) -> str:
     said = match.group(1)
     words = said.lower().replace("\u2019", "'").split()
     across_comma = "," in match.group(0)[len(said):]
-    restart = (any(w in _RESTART_WORDS for w in words) and words != ["had"]  # "had had" is grammar
+    restart = (any(w in _RESTART_WORDS for w in words)
                and not (len(words) > 1 and {words[0], words[-1]} & {"and", "or"})
                and not (across_comma and words[-1] not in _OPENS_A_CLAUSE))
     return said if restart else match.group(0)
