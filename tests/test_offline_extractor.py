@@ -212,7 +212,8 @@ def test_cleaned_text_drops_fillers_and_stutters_and_keeps_the_claim() -> None:
     ("and then in the, in the Python world", "Then in the Python world."),
     ("cuz cuz the index is cold", "Cuz the index is cold."),
     ("lawyers and, and trouble", "Lawyers and trouble."),
-], ids=["two-word-restart", "do-do", "are-are", "comma-repeat", "dash-restart", "comma-two-words", "cuz-cuz", "and-and"])
+], ids=["two-word-restart", "do-do", "are-are", "comma-repeat", "dash-restart", "comma-two-words", "cuz-cuz",
+        "and-and"])
 def test_restarts_of_one_to_four_words_are_said_once(said: str, shown: str) -> None:
     assert clean_text(said) == shown
 
@@ -232,8 +233,9 @@ def test_restarts_of_one_to_four_words_are_said_once(said: str, shown: str) -> N
     "when I started in 2011, whatever it was, it was not that fast",
     "the question is, is this a model other teams can use",
     "we would write C and C++ by hand",
-], ids=["had-had", "emphasis", "x-and-x", "and-x-and-x", "and-more-and-more", "rhetorical-run", "name-then-name", "doubled-name", "two-sentences",
-        "clause-ends-on-it", "clause-ends-on-that", "clause-ends-on-it-was", "question-is-is", "c-and-c++"])
+], ids=["had-had", "emphasis", "x-and-x", "and-x-and-x", "and-more-and-more", "rhetorical-run",
+        "name-then-name", "doubled-name", "two-sentences", "clause-ends-on-it", "clause-ends-on-that",
+        "clause-ends-on-it-was", "question-is-is", "c-and-c++"])
 def test_repeats_that_are_grammar_emphasis_or_names_stay_as_said(said: str) -> None:
     assert clean_text(said).lower().rstrip(".") == said.lower().rstrip(".")
 
