@@ -12,6 +12,10 @@ from core.timeutil import format_timestamp
 
 def print_digest(digest: Digest) -> None:
     """Today's five, numbered, with show, episode, timestamp link and id."""
+    if digest.follows_nothing:
+        print("You follow no podcasts yet: add one with `castfive feeds add URL` (or `--search TERM`), "
+              "or list feeds under [feeds] catalogue in config.toml.")
+        return
     if not digest.items:
         print(f"No new insights for {digest.local_date} yet: nothing good enough to send (never filler).")
         return

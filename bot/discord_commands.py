@@ -19,6 +19,7 @@ from bot.discord_library import LIBRARY_COMMANDS
 from bot.discord_replies import api_of, chat_of, chat_subscriber_id, reply, thinking, user_key
 from bot.discord_views import SearchChoices, insight_view
 from bot.render_discord import (
+    NO_PODCASTS,
     added_text,
     answer_chunks,
     candidates_text,
@@ -134,7 +135,9 @@ async def today(interaction: Interaction) -> None:
     except PostedRecentlyError as hit:
         await reply(interaction, today_pointer_text(interaction, hit), ephemeral=True)
         return
-    if not digest.items:
+    if digest.follows_nothing:
+        await reply(interaction, NO_PODCASTS)
+    elif not digest.items:
         await reply(interaction, NOTHING_TODAY)
     try:
         for item in digest.items:  # one message per insight: its buttons and its thread belong to it

@@ -157,10 +157,13 @@ def unsubscribed_text(where: str) -> str:
 # --- feeds --------------------------------------------------------------------------------------------
 
 
+NO_PODCASTS = "No podcasts yet: add one with `/castfive feeds add` and a feed URL or a name."
+
+
 def feeds_text(feeds: Sequence[Feed], limit: int = MESSAGE_LIMIT) -> str:
     """The podcasts followed, numbered, cut to fit one message."""
     if not feeds:
-        return "No podcasts yet: add one with `/castfive feeds add` and a feed URL or a name."
+        return NO_PODCASTS
     lines = [f"**Podcasts followed here ({len(feeds)})**"]
     for n, feed in enumerate(feeds, 1):
         line = f"{n}. {md(shorten(feed.title or feed.id, 120))} · `{feed.id}`"

@@ -188,10 +188,13 @@ def html_to_plain(markup: str) -> str:
 # --- feeds, search, import ------------------------------------------------------------
 
 
+NO_PODCASTS = "You follow no podcasts yet. Add one with /add followed by a feed URL or a name."
+
+
 def render_feeds_html(feeds: Sequence[Feed]) -> str:
     """The chat's podcasts, numbered."""
     if not feeds:
-        return "You follow no podcasts yet. Add one with /add followed by a feed URL or a name."
+        return NO_PODCASTS
     lines = [f"<b>Your podcasts ({len(feeds)})</b>"]
     lines += [f"{n}. {esc(f.title or f.id)}" for n, f in enumerate(feeds, 1)]
     lines += ["", "Tap a button to stop following a podcast."]

@@ -89,7 +89,9 @@ class TelegramHandlers:
         except PostedRecentlyError as hit:
             await tc.point_at_post(update, hit, self._clock)
             return
-        if not digest.items:
+        if digest.follows_nothing:
+            await tc.reply(update, rt.NO_PODCASTS)
+        elif not digest.items:
             await tc.reply(update, "Nothing new yet today. I'll send your five when they are ready.")
         try:
             for item in digest.items:

@@ -277,6 +277,7 @@ class Digest:
     subscriber_id: str
     local_date: str  # ISO date in the subscriber's zone
     items: tuple[DigestItem, ...]
+    follows_nothing: bool = False  # empty because the subscriber follows no show: it stays empty
 
 
 @dataclass(frozen=True)

@@ -330,6 +330,8 @@ class CastfiveService:
             digest = self.delivery.digest_of(entry, catalog)
             if not digest.items:
                 turn.give_back()  # nothing posted: the next call may look again
+                if not await self._feed_ids(subscriber):
+                    digest = dataclasses.replace(digest, follows_nothing=True)
         return digest
 
     async def note_today_post(self, subscriber_id: str, message_id: str) -> None:

@@ -44,6 +44,14 @@ def test_digest_prints_five_real_insights_from_the_demo_feed_offline(digest_run)
     assert "Traceback" not in digest_run.stderr
 
 
+def test_digest_with_no_podcast_configured_says_how_to_add_one(tmp_path):
+    config = tmp_path / "castfive.toml"
+    config.write_text('[data]\ndir = "data"\n')
+    run = castfive("--config", str(config), "digest")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("You follow no podcasts yet: add one with `castfive feeds add URL`")
+
+
 def test_digest_on_the_same_day_shows_the_same_five(demo_config, digest_run):
     again = castfive("--config", str(demo_config), "digest", "--no-scan")
     ids = lambda text: re.findall(r"id (\w{7})", text)  # noqa: E731

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
@@ -189,6 +190,14 @@ async def test_today_posts_each_insight_with_its_buttons_and_remembers_the_messa
     assert ref is not None and ref.insight_id == digest.items[2].insight.id
     assert all(world.fake.bodies[m["id"]]["allowed_mentions"] == {"parse": []} for m in messages)
     assert (await world.services.delivery.tick()).due == 0  # already delivered on request
+
+
+async def test_an_empty_today_in_a_channel_that_follows_nothing_says_how_to_add_a_podcast(
+        world: World) -> None:
+    sub = await world.subscriber(CHANNEL_ID)
+    await world.services.repos.subscribers.put(replace(sub, feed_ids=()))  # removed every show
+    message = await answer(world.fake, await world.fake.slash("castfive", "today", user_id=MEMBER_ID))
+    assert message["content"].startswith("No podcasts yet: add one with `/castfive feeds add`")
 
 
 async def test_ask_autocompletes_recent_insight_ids(world: World) -> None:

@@ -179,6 +179,15 @@ async def test_a_file_url_typed_in_chat_is_refused(seeded):
     assert "http" in str(info.value).lower()
 
 
+async def test_an_empty_today_says_whether_the_subscriber_follows_any_show() -> None:
+    services, _, _ = make_services()
+    sub = await services.api.subscribe("telegram", "1")
+    assert (await services.api.today(sub.id)).follows_nothing  # no catalogue, nothing added
+    await seed(services.repos, per_feed=0)  # operator shows with nothing new in them yet
+    digest = await services.api.today(sub.id)
+    assert digest.items == () and not digest.follows_nothing
+
+
 async def test_migrate_keeps_today_s_ledger_under_the_new_id(seeded):
     services, _, _, _ = seeded
     sub = await services.api.subscribe("telegram", "-1")

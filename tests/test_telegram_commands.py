@@ -82,6 +82,15 @@ async def test_today_sends_five_insights_with_buttons_and_remembers_them(
     assert [c["ref"].insight_id for c in remembered] == [i.insight.id for i in api.digest]
 
 
+async def test_an_empty_today_says_to_add_a_podcast_when_the_chat_follows_none(
+        fake_telegram: FakeTelegramApi, adapter: TelegramAdapter, api: FakeCastfiveApi) -> None:
+    api.digest.clear()
+    reply = await send(fake_telegram, "/today")
+    assert reply["text"].startswith("You follow no podcasts yet. Add one with /add")
+    await api.add_feed(SUB, "https://example.org/a.xml")
+    assert (await send(fake_telegram, "/today"))["text"].startswith("Nothing new yet today.")
+
+
 async def test_feeds_lists_podcasts_with_a_remove_button_each(
         fake_telegram: FakeTelegramApi, adapter: TelegramAdapter, api: FakeCastfiveApi) -> None:
     await api.add_feed(SUB, "https://example.org/a.xml")

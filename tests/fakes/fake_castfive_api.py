@@ -253,7 +253,8 @@ class FakeCastfiveApi:
         self._record("today", subscriber_id=subscriber_id, shared_chat=shared_chat)
         sub = self._sub(subscriber_id)
         local = self.clock.now().astimezone(parse_zone(sub.timezone)).date().isoformat()
-        return Digest(subscriber_id=subscriber_id, local_date=local, items=tuple(self.digest))
+        return Digest(subscriber_id=subscriber_id, local_date=local, items=tuple(self.digest),
+                      follows_nothing=not self.digest and not sub.feed_ids)
 
     async def ask(self, insight_id: str, question: str, *, user_key: str,
                   conversation_id: str | None = None, reader: Reader) -> Answer:
