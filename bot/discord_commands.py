@@ -214,7 +214,7 @@ async def set_time(interaction: Interaction, hhmm: str | None = None, zone: str 
                    cadence: app_commands.Choice[str] | None = None,
                    day: app_commands.Choice[str] | None = None, channel: Channel = None) -> None:
     api = api_of(interaction)
-    change = schedule_change(hhmm, zone, cadence and cadence.value, day and day.value)
+    change = schedule_change(hhmm, zone, cadence.value if cadence else None, day.value if day else None)
     sub = await api.set_schedule(_target_id(interaction, channel), change)
     await reply(interaction, f"⏰ {schedule_text(sub, await api.next_delivery(sub.id))}")
 

@@ -122,7 +122,8 @@ async def search(interaction: Interaction, words: app_commands.Range[str, 1, 200
     async with thinking(interaction):
         page = await api_of(interaction).library.search(sub_id, words)
     view = page_view(page)
-    await reply(interaction, embed=page_embed(page), **({"view": view} if view else {}))
+    extra: dict[str, Any] = {"view": view} if view else {}  # no view at all, not view=None
+    await reply(interaction, embed=page_embed(page), **extra)
 
 
 @app_commands.command(name="export", description="The insights sent here, as Markdown (Obsidian) and CSV")
@@ -141,4 +142,4 @@ async def export(interaction: Interaction, since: app_commands.Range[str, 0, 10]
                     files=[discord.File(io.BytesIO(f.data), filename=f.filename) for f in batch])
 
 
-LIBRARY_COMMANDS = (search, export)
+LIBRARY_COMMANDS: tuple[app_commands.Command[Any, Any, None], ...] = (search, export)

@@ -34,7 +34,7 @@ DEFER_AFTER_S = 1.5  # Discord wants a first answer within 3 s; quick work answe
 
 def api_of(interaction: discord.Interaction[Any]) -> CastfiveApi:
     """The service API the client carries."""
-    return interaction.client.api  # type: ignore[attr-defined,no-any-return]
+    return interaction.client.api
 
 
 def chat_subscriber_id(chat_id: int | str) -> str:
@@ -59,7 +59,7 @@ async def reply(interaction: discord.Interaction[Any], content: str | None = Non
     """Answer an interaction (its first response, or a followup once it has one); never pings."""
     kwargs["allowed_mentions"] = NO_MENTIONS
     if interaction.response.is_done():
-        return await interaction.followup.send(content, ephemeral=ephemeral, wait=True, **kwargs)  # type: ignore[call-overload,no-any-return]
+        return await interaction.followup.send(content, ephemeral=ephemeral, wait=True, **kwargs)  # type: ignore[call-overload]
     callback = await interaction.response.send_message(content, ephemeral=ephemeral, **kwargs)
     resource = callback.resource if callback is not None else None
     return resource if isinstance(resource, discord.Message) else None

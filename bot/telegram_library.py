@@ -7,6 +7,7 @@ so a forged or foreign button finds nothing and a page number out of range shows
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.constants import ParseMode
@@ -76,8 +77,9 @@ class TelegramLibrary:
             files = await self._api.library.export(chat_sub(update), fmt, since=since, max_bytes=UPLOAD_LIMIT)
             for n, file in enumerate(files, start=1):
                 part = f" (part {n} of {len(files)})" if len(files) > 1 else ""
-                await tc.patiently(lambda file=file, part=part, caption=caption: message.reply_document(
-                    InputFile(file.data, filename=file.filename), caption=f"{caption}{part}."))
+                await tc.patiently(partial(message.reply_document,
+                                           InputFile(file.data, filename=file.filename),
+                                           caption=f"{caption}{part}."))
         return True
 
 

@@ -25,6 +25,7 @@ from core.models import (
 )
 
 if TYPE_CHECKING:
+    from core.access import Reader
     from core.library.service import LibraryService
 
 # --- time ---------------------------------------------------------------------
@@ -264,14 +265,14 @@ class CastfiveApi(Protocol):
     async def today_not_posted(self, subscriber_id: str) -> None: ...
     async def ask(
         self, insight_id: str, question: str, *, user_key: str, conversation_id: str | None = None,
-        reader: str | None = None,
+        reader: Reader,
     ) -> Answer: ...
     async def feedback(
         self, subscriber_id: str, insight_id: str, vote: int, *, user_key: str | None = None
     ) -> None: ...
     async def recent_insights(self, subscriber_id: str, prefix: str = "") -> list[DigestItem]: ...
     async def insight_item(
-        self, insight_id: str, reader: str | None = None, *, user_key: str | None = None
+        self, insight_id: str, *, reader: Reader, user_key: str | None = None
     ) -> DigestItem: ...
     async def remember_message(
         self, subscriber_id: str, message_id: str, ref: MessageRef
