@@ -11,7 +11,11 @@ import re
 
 _QUANTITY = re.compile(
     r"\bhow (?:many|much|long|far(?: away)?|old|big|large|often|fast|high|tall)\b|"
-    r"\bwhat (?:percentage|percent|share|fraction|number|proportion|price)\b",
+    r"\bwhat (?:percentage|percent|share|fraction|number|proportion|price)\b|"
+    # "What is the mass of...", "what was their revenue": a measure, so a number answers it
+    r"\bwhat(?:'s| is| was| are| were) (?:the|its|their|his|her|your) (?:\w+ ){0,2}?(?:mass|weight|size|"
+    r"cost|price|length|speed|distance|temperature|height|depth|population|revenue|salary|budget|"
+    r"valuation|age|capacity|latency|throughput)\b",
     re.IGNORECASE,
 )
 _WHEN = re.compile(r"^\W*when\b|\bwhat (?:year|date|day|month|time)\b", re.IGNORECASE)

@@ -136,6 +136,7 @@ SMALL_INSIGHT = Insight(id="i2", episode_id="e2", feed_id="f1", text="Builds got
     "When will the team hire a sixth engineer?",  # shares "team", no time
     "Which company built the new CI service they moved to?",  # shares "new CI service", no name
     "Who set up the new CI service for the builds?",  # ...nor a person
+    "What is the monthly cost of the new CI service?",  # a measure: no figure
 ])
 async def test_without_a_model_a_question_sharing_words_but_unanswered_gets_not_covered(
     question: str,
