@@ -66,6 +66,12 @@ async def embedded(embedder: MiniLMEmbedder, insights: list[Insight]) -> list[In
         Transcript("e", (), "test"), EPISODE, "Show")
 
 
+def test_minilm_returns_each_vector_in_order_and_as_if_embedded_alone(embedder: MiniLMEmbedder) -> None:
+    texts = [MENTORING + " " + DISTINCT, "Short.", PARAPHRASE, "", MENTORING * 3]  # batched by length inside
+    together = embedder.embed(texts)
+    assert together == [embedder.embed([t])[0] for t in texts]
+
+
 async def test_extraction_stores_one_vector_per_insight_with_its_model(embedder) -> None:
     out = await embedded(embedder, [insight(1, MENTORING, "a"), insight(2, DISTINCT, "a")])
     assert all(i.vector and i.vector_model == "minilm-l6-int8" for i in out)
