@@ -18,7 +18,7 @@ from core.jobs.pipeline import CrashHook, EpisodePipeline
 from core.library.index import INDEX_FILE, SearchIndex
 from core.library.indexing_store import IndexingStore
 from core.library.service import LibraryService
-from core.ports import LLM, ChatPort, Clock, Extractor, Fetcher, Store, Transcriber
+from core.ports import LLM, ChatPort, Clock, Embedder, Extractor, Fetcher, Store, Transcriber
 from core.qa import Answerer
 from core.service import CastfiveService
 from core.store.repos import Repos
@@ -114,9 +114,9 @@ def build_services(
     if settings.insights.embeddings:
         from core.adapters.minilm import MiniLMEmbedder
 
-        embedder = MiniLMEmbedder()  # loads on first use; shared by insights and topics
+        embedder = MiniLMEmbedder()  # loads on first use; shared by the ranker, insights and topics
     if extractor is None:
-        extractor = _extractor(settings, llm, store, clock)
+        extractor = _extractor(settings, llm, store, clock, embedder)
         if embedder is not None:
             from core.insights.embedded import EmbeddingExtractor
 
@@ -139,14 +139,15 @@ def build_services(
     )
 
 
-def _extractor(settings: Settings, llm: LLM | None, store: Store, clock: Clock) -> Extractor:
+def _extractor(settings: Settings, llm: LLM | None, store: Store, clock: Clock,
+               embedder: Embedder | None) -> Extractor:
     if llm is not None:
         from core.insights.llm_extract import LLMExtractor
 
         return LLMExtractor(llm, store, clock, settings.llm, settings.insights)
     from core.insights.offline import OfflineExtractor
 
-    return OfflineExtractor(settings.insights)
+    return OfflineExtractor(settings.insights, embedder=embedder)
 
 
 def crash_hook_from_env() -> CrashHook | None:

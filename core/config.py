@@ -116,7 +116,7 @@ class InsightSettings:
     dedupe_days: int = 30
     library_days: int = 30  # sends stay searchable and exportable this long (never less than dedupe_days)
     min_score: float = 0.35  # below this an insight is filler: send fewer, never filler
-    embeddings: bool = True  # sentence embeddings (bundled MiniLM) for paraphrase duplicates
+    embeddings: bool = True  # bundled MiniLM: the offline ranker's keeper probe, paraphrase duplicates
 
 
 @dataclass(frozen=True)

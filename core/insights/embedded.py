@@ -28,16 +28,19 @@ class EmbeddingExtractor:
     ) -> list[Insight]:
         """The inner extractor's insights, with vectors (without, if the model cannot run)."""
         insights = await self.inner.extract(transcript, episode, show_title, chapters)
-        if not insights:
+        # the offline ranker's come with the vectors its keeper probe needed
+        missing = [i for i in insights if i.vector_model != self.embedder.name]
+        if not missing:
             return insights
         try:
-            vectors = await asyncio.to_thread(self.embedder.embed, [i.text for i in insights])
+            vectors = await asyncio.to_thread(self.embedder.embed, [i.text for i in missing])
         except Exception:  # embeddings sharpen duplicate checks; an episode never fails for them
             log.exception("embeddings failed episode=%s: insights kept without", episode.id)
             return insights
-        return [dataclasses.replace(i, vector=base64.b64encode(v).decode("ascii"),
-                                    vector_model=self.embedder.name)
-                for i, v in zip(insights, vectors, strict=True)]
+        found = {i.id: v for i, v in zip(missing, vectors, strict=True)}
+        return [dataclasses.replace(i, vector=base64.b64encode(found[i.id]).decode("ascii"),
+                                    vector_model=self.embedder.name) if i.id in found else i
+                for i in insights]
 
 
 def vector_of(insight: Insight) -> bytes:

@@ -1,17 +1,22 @@
 """The offline extractive insight ranker: the default Extractor when no language model is configured.
 
 Sentences -> filler and sponsor marks -> candidates of one to three sentences by one speaker ->
-features -> logistic score -> the best non-overlapping, non-duplicate passages above the floor.
+features -> logistic score -> (with an embedder) the best re-ranked by the keeper probe -> the best
+non-overlapping, non-duplicate passages above the floor.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.config import InsightSettings
+from core.errors import ConfigError
 from core.ids import insight_id_for
 from core.insights.corpus_stats import BackgroundStats, content_words
 from core.insights.display_text import clean_text
@@ -33,9 +38,15 @@ from core.insights.features import (
     sub_scores,
 )
 from core.insights.filler import guest_intro_mask, sponsor_mask
+from core.insights.keeper_probe import KeeperProbe
 from core.insights.sentences import Sentence, split_sentences
 from core.models import Chapter, Episode, Insight, InsightKind, Segment, Transcript
 from core.transcripts.chapters import chapter_at
+
+if TYPE_CHECKING:
+    from core.ports import Embedder
+
+log = logging.getLogger(__name__)
 
 MAX_GAP = 6.0  # seconds of silence inside a candidate: beyond this it is two moments, not one
 DUPLICATE_JACCARD = 0.5
@@ -194,13 +205,23 @@ def guess_kind(text: str, values: dict[str, float]) -> InsightKind:
 
 
 class OfflineExtractor:
-    """Extractive insights with no model and no network: fast, deterministic for a given history."""
+    """Extractive insights with no model and no network: fast, deterministic for a given history.
+
+    With an embedder, the best candidates are re-ranked by the keeper probe (keeper_probe.py), and
+    the insights carry the vectors computed for it.
+    """
 
     name = "offline"
 
-    def __init__(self, settings: InsightSettings, stats: BackgroundStats | None = None) -> None:
+    def __init__(self, settings: InsightSettings, stats: BackgroundStats | None = None,
+                 embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.stats = stats if stats is not None else BackgroundStats()
+        self.embedder = embedder
+        self.probe = KeeperProbe.load() if embedder is not None else None
+        if self.probe is not None and embedder is not None and self.probe.model != embedder.name:
+            raise ConfigError(f"the keeper probe was fitted on {self.probe.model} vectors, "
+                              f"not {embedder.name}: refit it (python -m tests.eval.fit_keeper_probe)")
 
     async def extract(
         self, transcript: Transcript, episode: Episode, show_title: str,
@@ -213,11 +234,24 @@ class OfflineExtractor:
                      chapters: Sequence[Chapter] = ()) -> list[Insight]:
         """`extract` without the thread hop (for benchmarks and callers already off the loop)."""
         ranked = rank(transcript.segments, self.stats)
+        vectors: dict[tuple[int, int], bytes] = {}
+        if self.probe is not None and self.embedder is not None and ranked:
+            head = ranked[:self.probe.top]
+            try:
+                found = self.embedder.embed([clean_text(s.candidate.text) for s in head])
+            except Exception:  # the probe sharpens the ranking; an episode never fails for it
+                log.exception("embeddings failed episode=%s: ranked without the keeper probe", episode.id)
+            else:
+                ranked = self.probe.rerank(head, found)
+                vectors = {(s.candidate.first, s.candidate.last): v for s, v in zip(head, found, strict=True)}
         picked = select(ranked, self.settings.per_episode, self.settings.min_score)
         self.stats.add_document(episode.id, content_words(transcript.text))
-        return [self._insight(item, episode, chapters) for item in picked]
+        return [self._insight(item, episode, chapters,
+                              vectors.get((item.candidate.first, item.candidate.last)))
+                for item in picked]
 
-    def _insight(self, item: Scored, episode: Episode, chapters: Sequence[Chapter]) -> Insight:
+    def _insight(self, item: Scored, episode: Episode, chapters: Sequence[Chapter],
+                 vector: bytes | None) -> Insight:
         c = item.candidate
         novelty, specificity, evidence = sub_scores(item.values)
         chapter = chapter_at(chapters, c.start) if chapters else None
@@ -237,4 +271,6 @@ class OfflineExtractor:
             speaker=c.speaker,
             chapter=chapter.title if chapter else None,
             extractor=self.name,
+            vector=base64.b64encode(vector).decode("ascii") if vector else "",
+            vector_model=self.embedder.name if vector and self.embedder is not None else "",
         )
