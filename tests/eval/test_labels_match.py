@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.eval.dataset import LABELS, SHARED, load_case, locate, passage_text
+from tests.eval.fit_keeper_probe import VERDICTS
 from tests.eval.harness import SECOND_READER, second_reader
 
 _REAL = sorted(
@@ -44,3 +45,13 @@ def test_every_second_reader_pick_is_found_in_its_transcript(path):
     assert case is not None
     picks = second_reader(case)
     assert len(picks) == 5 and all(locate(case, quote, start) for quote, start in picks)
+
+
+def test_judge_verdicts_are_dev_only_and_quote_no_more_than_an_anchor():
+    verdicts = json.loads(VERDICTS.read_text(encoding="utf-8"))["verdicts"]
+    splits = {p.stem: json.loads(p.read_text(encoding="utf-8"))["split"] for p in LABELS.glob("*.json")}
+    assert len(verdicts) >= 400
+    assert all(splits[v["case"]] == "dev" for v in verdicts)  # the probe never sees held-out cases
+    assert all(v["verdict"] in ("keeper", "weak", "filler") for v in verdicts)
+    assert all(len(v["anchor"].split()) <= 8 and v["start"] < v["end"] for v in verdicts)
+    assert len({(v["case"], v["start"], v["end"]) for v in verdicts}) == len(verdicts)
