@@ -47,10 +47,11 @@ def test_every_second_reader_pick_is_found_in_its_transcript(path):
     assert len(picks) == 5 and all(locate(case, quote, start) for quote, start in picks)
 
 
-def test_judge_verdicts_are_dev_only_and_quote_no_more_than_an_anchor():
-    verdicts = json.loads(VERDICTS.read_text(encoding="utf-8"))["verdicts"]
+@pytest.mark.parametrize("path", sorted(VERDICTS.parent.glob("*.json")), ids=lambda p: p.stem)
+def test_judge_verdicts_are_dev_only_and_quote_no_more_than_an_anchor(path):
+    verdicts = json.loads(path.read_text(encoding="utf-8"))["verdicts"]
     splits = {p.stem: json.loads(p.read_text(encoding="utf-8"))["split"] for p in LABELS.glob("*.json")}
-    assert len(verdicts) >= 400
+    assert len(verdicts) >= 100
     assert all(splits[v["case"]] == "dev" for v in verdicts)  # the probe never sees held-out cases
     assert all(v["verdict"] in ("keeper", "weak", "filler") for v in verdicts)
     assert all(len(v["anchor"].split()) <= 8 and v["start"] < v["end"] for v in verdicts)
