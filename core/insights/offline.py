@@ -233,22 +233,27 @@ class OfflineExtractor:
     def extract_sync(self, transcript: Transcript, episode: Episode,
                      chapters: Sequence[Chapter] = ()) -> list[Insight]:
         """`extract` without the thread hop (for benchmarks and callers already off the loop)."""
-        ranked = rank(transcript.segments, self.stats)
-        vectors: dict[tuple[int, int], bytes] = {}
-        if self.probe is not None and self.embedder is not None and ranked:
-            head = ranked[:self.probe.top]
-            try:
-                found = self.embedder.embed([clean_text(s.candidate.text) for s in head])
-            except Exception:  # the probe sharpens the ranking; an episode never fails for it
-                log.exception("embeddings failed episode=%s: ranked without the keeper probe", episode.id)
-            else:
-                ranked = self.probe.rerank(head, found)
-                vectors = {(s.candidate.first, s.candidate.last): v for s, v in zip(head, found, strict=True)}
+        ranked, vectors = self._probed(rank(transcript.segments, self.stats), episode.id)
         picked = select(ranked, self.settings.per_episode, self.settings.min_score)
         self.stats.add_document(episode.id, content_words(transcript.text))
         return [self._insight(item, episode, chapters,
                               vectors.get((item.candidate.first, item.candidate.last)))
                 for item in picked]
+
+    def _probed(self, ranked: list[Scored], episode_id: str
+                ) -> tuple[list[Scored], dict[tuple[int, int], bytes]]:
+        """The ranking's head re-ranked by the keeper probe, with each candidate's vector by span;
+        the ranking as it is without an embedder, or when it fails."""
+        if self.probe is None or self.embedder is None or not ranked:
+            return ranked, {}
+        head = ranked[:self.probe.top]
+        try:
+            found = self.embedder.embed([clean_text(s.candidate.text) for s in head])
+        except Exception:  # the probe sharpens the ranking; an episode never fails for it
+            log.exception("embeddings failed episode=%s: ranked without the keeper probe", episode_id)
+            return ranked, {}
+        spans = {(s.candidate.first, s.candidate.last): v for s, v in zip(head, found, strict=True)}
+        return self.probe.rerank(head, found), spans
 
     def _insight(self, item: Scored, episode: Episode, chapters: Sequence[Chapter],
                  vector: bytes | None) -> Insight:
