@@ -285,8 +285,18 @@ BIAS = -2.80
 def score(values: dict[str, float], weights: dict[str, float] | None = None, bias: float = BIAS) -> float:
     """Logistic of the weighted feature sum: 0..1, higher means more insight-like."""
     w = WEIGHTS if weights is None else weights
-    z = bias + sum(w.get(name, 0.0) * value for name, value in values.items())
+    return logistic(bias + sum(w.get(name, 0.0) * value for name, value in values.items()))
+
+
+def logistic(z: float) -> float:
+    """0..1 from a log-odds, clamped so that no input overflows."""
     return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
+
+
+def log_odds(p: float) -> float:
+    """The inverse of `logistic` (a score of exactly 0 or 1 is read as nearly so)."""
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
 
 
 def sub_scores(values: dict[str, float]) -> tuple[float, float, float]:

@@ -11,12 +11,13 @@ candidate's logit, in units of its spread over dev candidates.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from core.insights.features import log_odds, logistic
 
 if TYPE_CHECKING:
     from core.insights.offline import Scored
@@ -44,12 +45,12 @@ class KeeperProbe:
 
     def rerank(self, head: list[Scored], vectors: list[bytes]) -> list[Scored]:
         """`head` (the ranker's best, best first) with probe-adjusted scores, best first again."""
-        out = []
-        for item, vector in zip(head, vectors, strict=True):
-            unit = np.frombuffer(vector, dtype=np.int8).astype(np.float32) / 127.0
-            shift = self.weight * (float(unit @ self.direction) - self.mean) / self.std
-            p = min(max(item.score, 1e-9), 1 - 1e-9)
-            logit = math.log(p / (1 - p)) + shift
-            out.append(replace(item, score=1.0 / (1.0 + math.exp(-max(min(logit, 30.0), -30.0)))))
+        if not head:
+            return []
+        rows = np.frombuffer(b"".join(vectors), dtype=np.int8).reshape(len(vectors), -1)
+        units = rows.astype(np.float32) / 127.0
+        shifts = self.weight * (units @ self.direction - self.mean) / self.std
+        out = [replace(item, score=logistic(log_odds(item.score) + float(shift)))
+               for item, shift in zip(head, shifts, strict=True)]
         out.sort(key=lambda s: (-s.score, s.candidate.first, s.candidate.last))
         return out
