@@ -61,10 +61,14 @@ def ranker(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def _extractor(ranker: str) -> OfflineExtractor:
+    return OfflineExtractor(InsightSettings(), BackgroundStats(),
+                            embedder=MiniLMEmbedder() if ranker == "probe" else None)
+
+
 @pytest.fixture(scope="module")
 def eval_picks(eval_cases: list[Case], ranker: str) -> dict[str, list[tuple[str, float]]]:
-    extractor = OfflineExtractor(InsightSettings(), BackgroundStats(),
-                                 embedder=MiniLMEmbedder() if ranker == "probe" else None)
+    extractor = _extractor(ranker)
     return {case.name: offline_picks(extractor, case) for case in eval_cases}
 
 
@@ -276,14 +280,16 @@ def test_the_kind_is_guessed_from_the_wording(text: str, kind: InsightKind) -> N
     "🎙️ " * 2000,
     "word " * 20_000,
 ], ids=["one-100k-char-word", "binary-junk", "emoji-only", "20k-words-no-punctuation"])
-def test_hostile_transcript_text_does_not_crash(text: str) -> None:
-    insights = extract(Transcript(EPISODE.id, (Segment(0.0, 60.0, text),), "test"))
+def test_hostile_transcript_text_does_not_crash(text: str, ranker: str) -> None:
+    insights = _extractor(ranker).extract_sync(Transcript(EPISODE.id, (Segment(0.0, 60.0, text),), "test"),
+                                               EPISODE)
     assert isinstance(insights, list)
 
 
-def test_broken_segment_times_do_not_crash() -> None:
+def test_broken_segment_times_do_not_crash(ranker: str) -> None:
     segments = (Segment(math.nan, 5.0, TALK[3]), Segment(10.0, 2.0, TALK[5]), Segment(math.inf, 1.0, TALK[6]))
-    assert isinstance(extract(Transcript(EPISODE.id, segments, "test")), list)
+    insights = _extractor(ranker).extract_sync(Transcript(EPISODE.id, segments, "test"), EPISODE)
+    assert isinstance(insights, list)
 
 
 def test_a_plain_claim_with_its_reason_outscores_small_talk_by_a_clear_margin() -> None:
